@@ -1,0 +1,15 @@
+// One Register function per command group; main.cc only builds the table.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/output.h"
+
+namespace keel::cli {
+
+void RegisterVersionCommand(CLI::App& app, Context& ctx);
+void RegisterInitCommand(CLI::App& app, Context& ctx);
+void RegisterDataCommands(CLI::App& app, Context& ctx);
+void RegisterGcCommand(CLI::App& app, Context& ctx);
+
+}  // namespace keel::cli

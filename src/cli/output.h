@@ -1,0 +1,45 @@
+// What the CLI prints and which exit code it returns: both decided here,
+// in one place for every command.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/env.h"
+#include "core/status.h"
+
+namespace keel::cli {
+
+// Exit codes, documented in docs/cli.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,
+  kExitInvalidArgument = 2,  // also usage errors
+  kExitNotFound = 3,
+  kExitAlreadyExists = 4,
+  kExitFailedPrecondition = 5,
+  kExitCorrupt = 6,
+  kExitUnavailable = 7,
+};
+int ExitCodeFor(StatusCode code);
+
+// Shared by every command's handler.
+struct Context {
+  Env* env = nullptr;
+  std::string cwd;
+  bool json = false;
+  // Set by the parsed subcommand; run after parsing.
+  std::function<Status()> action;
+};
+
+// Prints `status` to stderr as "keel: error: <message>" (and, with --json,
+// {"error": ..., "code": ...} to stdout). Returns its exit code.
+int ReportError(const Context& ctx, const Status& status);
+void PrintJson(const nlohmann::json& value);
+// "1.5 MiB", "312 B".
+std::string FormatBytes(uint64_t bytes);
+
+}  // namespace keel::cli

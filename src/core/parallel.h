@@ -1,0 +1,20 @@
+// Running independent work items on all cores.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+#include "core/status.h"
+
+namespace keel {
+
+// Threads to use for I/O-bound work over many files: the core count, at
+// least 2 (syscalls block), at most 8.
+unsigned WorkerThreads();
+
+// Calls fn(i) for every i in [0, n) on up to `threads` threads (the caller's
+// among them) and returns the first error; after an error, items not yet
+// started are skipped. fn must be safe to call concurrently.
+Status ParallelFor(size_t n, unsigned threads, const std::function<Status(size_t)>& fn);
+
+}  // namespace keel

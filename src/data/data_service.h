@@ -1,0 +1,123 @@
+// Data versioning: `keel data add/status/checkout/verify` and `keel gc`
+// over a Project's object store, metadata and pointer files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "data/pointer.h"
+#include "data/project.h"
+
+namespace keel {
+
+struct AddResult {
+  std::string path;          // project path of the data
+  std::string pointer_path;  // project path of PATH.keel
+  Pointer pointer;
+  uint64_t objects_stored = 0;  // new objects (0 when all were stored before)
+  int64_t version_id = 0;
+};
+
+enum class DataState {
+  kUnchanged,      // the workspace holds exactly what the pointer names
+  kModified,       // it differs
+  kNotCheckedOut,  // absent from the workspace, present in the store
+  kMissing,        // absent from the workspace and from the store
+};
+std::string_view DataStateName(DataState state);
+
+struct FileChange {
+  enum class Kind { kAdded, kModified, kDeleted };
+  Kind kind;
+  std::string path;  // relative to the data's folder
+};
+std::string_view FileChangeKindName(FileChange::Kind kind);
+
+struct DataStatus {
+  std::string pointer_path;  // project path of the pointer file
+  std::string path;          // project path of the data
+  Pointer pointer;
+  DataState state = DataState::kUnchanged;
+  std::vector<FileChange> changes;  // folders only
+};
+
+struct CheckoutResult {
+  std::string path;
+  bool changed = false;
+  uint64_t written = 0;  // files (re)created
+  uint64_t removed = 0;  // files the version did not have
+};
+
+struct VerifyReport {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> problems;  // one line each: corrupt or missing objects
+};
+
+struct GcReport {
+  std::vector<std::pair<Digest, uint64_t>> unreachable;  // removed, or listed on a dry run
+  uint64_t bytes = 0;
+  uint64_t temporaries = 0;
+  uint64_t kept = 0;
+};
+
+enum class CheckoutMode { kSafe, kForce };
+enum class GcMode { kDelete, kDryRun };
+// Which metadata rows keep objects alive: all of them (every data version
+// ever added stays restorable), or only the workspace's pointers.
+enum class GcScope { kAllVersions, kWorkspace };
+
+class DataService {
+ public:
+  // `project` and `progress` must outlive the service.
+  DataService(Project* project, ProgressSink* progress) : project_(project), progress_(progress) {}
+
+  // Stores each path (file or folder, relative to `cwd`) and writes its
+  // PATH.keel pointer and .gitignore entry. Each path is stored completely
+  // before its pointer is written, so a failure or kill leaves the old
+  // pointer (or none) in place.
+  Result<std::vector<AddResult>> Add(const std::string& cwd, const std::vector<std::string>& paths);
+
+  // The state of each pointer given (PATH or PATH.keel, relative to cwd), or
+  // of every pointer in the project when `pointers` is empty.
+  Result<std::vector<DataStatus>> StatusOf(const std::string& cwd,
+                                           const std::vector<std::string>& pointers);
+
+  // Makes the workspace hold exactly what each pointer names: rewrites what
+  // differs and removes files the version does not have. In safe mode,
+  // refuses (before changing anything) to overwrite or remove workspace
+  // files whose content is not in the store.
+  Result<std::vector<CheckoutResult>> Checkout(const std::string& cwd,
+                                               const std::vector<std::string>& pointers,
+                                               CheckoutMode mode);
+
+  // Rehashes every object; reports corrupt objects and objects that a
+  // pointer or folder manifest names but the store lacks.
+  Result<VerifyReport> Verify();
+
+  // Deletes objects no pointer file, keel.lock or metadata row reaches, and
+  // leftovers of interrupted adds.
+  Result<GcReport> Gc(GcMode mode, GcScope scope);
+
+  // Project paths of every pointer file in the workspace, sorted.
+  Result<std::vector<std::string>> FindPointers();
+
+ private:
+  Result<AddResult> AddOne(const std::string& path);
+  Result<std::string> ResolvePointer(const std::string& cwd, const std::string& arg);
+  Result<Pointer> LoadPointer(const std::string& pointer_path);
+  Result<DataStatus> StatusOne(const std::string& pointer_path);
+  Result<CheckoutResult> CheckoutOne(const std::string& pointer_path, CheckoutMode mode);
+  Status CheckNoTrackedAncestor(const std::string& path);
+  Status CollectRoots(GcScope scope, std::vector<Digest>* roots);
+
+  Project* project_;
+  ProgressSink* progress_;
+};
+
+// Where the data of a pointer lives: "data/a.csv.keel" → "data/a.csv".
+std::string DataPathOf(const std::string& pointer_path, const Pointer& pointer);
+
+}  // namespace keel

@@ -1,0 +1,129 @@
+#include "data/pointer.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <set>
+
+#include "core/paths.h"
+
+namespace keel {
+namespace {
+
+const std::set<std::string> kKeys = {"path", "kind", "hash", "size", "files", "executable"};
+
+std::string Where(std::string_view file, const YAML::Mark& mark) {
+  return std::string(file) + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1);
+}
+
+// The known key closest to `key` by edit distance, if it is close.
+std::string Suggest(const std::string& key) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const std::string& known : kKeys) {
+    std::vector<size_t> row(known.size() + 1);
+    for (size_t j = 0; j <= known.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= key.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= known.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (key[i - 1] != known[j - 1])});
+        diag = up;
+      }
+    }
+    if (row[known.size()] < best_distance) {
+      best_distance = row[known.size()];
+      best = known;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+Result<uint64_t> ParseCount(const YAML::Node& node, std::string_view file, std::string_view key) {
+  std::string text = node.Scalar();
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (!node.IsScalar() || ec != std::errc() || ptr != text.data() + text.size()) {
+    return InvalidArgumentError(Where(file, node.Mark()) + ": field '" + std::string(key) +
+                                "': '" + text + "' is not a non-negative integer");
+  }
+  return value;
+}
+
+Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
+  if (!root.IsMap()) {
+    return InvalidArgumentError(Where(file, root.Mark()) + ": expected a mapping of path, kind, hash, size, files");
+  }
+  for (const auto& item : root) {
+    std::string key = item.first.Scalar();
+    if (!kKeys.count(key)) {
+      return InvalidArgumentError(Where(file, item.first.Mark()) + ": unknown key '" + key + "'" +
+                                  Suggest(key));
+    }
+  }
+  for (const char* key : {"path", "hash", "size"}) {
+    if (!root[key]) return InvalidArgumentError(std::string(file) + ": missing field '" + key + "'");
+  }
+  Pointer p;
+  p.path = root["path"].Scalar();
+  if (p.path.empty() || p.path.front() == '/' || NormalizePath(p.path) != p.path ||
+      p.path.substr(0, 2) == "..") {
+    return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path': '" + p.path +
+                                "' must be a relative path inside the pointer's folder");
+  }
+  std::string kind = root["kind"] ? root["kind"].Scalar() : "file";
+  if (kind == "file") p.kind = DataKind::kFile;
+  else if (kind == "dir") p.kind = DataKind::kDir;
+  else {
+    return InvalidArgumentError(Where(file, root["kind"].Mark()) + ": field 'kind': '" + kind +
+                                "' is not 'file' or 'dir'");
+  }
+  Result<Digest> digest = Digest::Parse(root["hash"].Scalar(),
+                                        Where(file, root["hash"].Mark()) + ": field 'hash'");
+  if (!digest.ok()) return digest.status();
+  p.digest = *digest;
+  KEEL_ASSIGN_OR_RETURN(p.size, ParseCount(root["size"], file, "size"));
+  p.files = p.kind == DataKind::kFile ? 1 : 0;
+  if (root["files"]) {
+    KEEL_ASSIGN_OR_RETURN(p.files, ParseCount(root["files"], file, "files"));
+  }
+  if (root["executable"]) {
+    std::string exec = root["executable"].Scalar();
+    if (exec != "true" && exec != "false") {
+      return InvalidArgumentError(Where(file, root["executable"].Mark()) +
+                                  ": field 'executable': '" + exec + "' is not true or false");
+    }
+    p.executable = exec == "true";
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string_view DataKindName(DataKind kind) { return kind == DataKind::kDir ? "dir" : "file"; }
+
+std::string Pointer::Serialize() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "path" << YAML::Value << path;
+  out << YAML::Key << "kind" << YAML::Value << std::string(DataKindName(kind));
+  out << YAML::Key << "hash" << YAML::Value << digest.ToString();
+  out << YAML::Key << "size" << YAML::Value << size;
+  out << YAML::Key << "files" << YAML::Value << files;
+  if (executable) out << YAML::Key << "executable" << YAML::Value << true;
+  out << YAML::EndMap;
+  return "# keel data pointer: `keel data checkout` restores the data it names\n" +
+         std::string(out.c_str()) + "\n";
+}
+
+Result<Pointer> Pointer::Parse(std::string_view text, std::string_view file) {
+  try {
+    return ParseNode(YAML::Load(std::string(text)), file);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(Where(file, e.mark) + ": " + e.msg);
+  }
+}
+
+}  // namespace keel

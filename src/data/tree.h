@@ -1,0 +1,54 @@
+// Walking and hashing the data named by a pointer: a single file or a
+// folder tree, with the file-state cache sparing unchanged files a rehash.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cas/manifest.h"
+#include "core/env.h"
+#include "core/progress.h"
+#include "store/state_cache.h"
+
+namespace keel {
+
+struct ScannedEntry {
+  std::string abs;          // absolute path in the workspace
+  FileInfo info;            // lstat at scan time
+  ManifestEntry entry;      // path relative to the scanned root
+  std::string link_target;  // symbolic links only
+};
+
+struct ScannedTree {
+  Manifest manifest;
+  std::vector<ScannedEntry> entries;  // files, links and empty folders, by path
+};
+
+class TreeScanner {
+ public:
+  // `env`, `cache` and `progress` must outlive the scanner.
+  TreeScanner(Env* env, StateCache* cache, ProgressSink* progress)
+      : env_(env), cache_(cache), progress_(progress) {}
+
+  // Hashes one regular file. `key` is its project path (the cache key).
+  Result<Digest> HashFile(const std::string& abs, const std::string& key, const FileInfo& info);
+
+  // Walks the folder `abs` (never following symbolic links) and hashes every
+  // file the cache does not know, both on all cores. `key` is the folder's
+  // project path. Sockets, FIFOs and devices are an error naming the path.
+  Result<ScannedTree> ScanFolder(const std::string& abs, const std::string& key);
+
+ private:
+  Result<std::vector<ScannedEntry>> Walk(const std::string& abs, const std::string& key);
+  Status HashMissing(const std::string& key, std::vector<ScannedEntry>* entries);
+  // True when `info` is safe to cache: its mtime is older than the moment
+  // hashing began by more than the filesystem's timestamp granularity, so a
+  // write in the same tick cannot hide behind an unchanged mtime.
+  bool Cacheable(const FileInfo& info, int64_t hash_start_ns) const;
+
+  Env* env_;
+  StateCache* cache_;
+  ProgressSink* progress_;
+};
+
+}  // namespace keel
