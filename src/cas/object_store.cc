@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
+#include <unordered_set>
 
 #include "core/paths.h"
 
@@ -55,14 +57,33 @@ std::string CloneMethodName(CloneMethod method) {
 }
 
 ObjectStore::ObjectStore(Env* env, std::string root, std::vector<CloneMethod> clone_order)
-    : env_(env), root_(std::move(root)), clone_order_(std::move(clone_order)) {
+    : env_(env),
+      root_(std::move(root)),
+      clone_order_(std::move(clone_order)),
+      packs_(std::make_unique<PackSet>(env, root_ + "/pack")) {
   if (clone_order_.empty()) clone_order_.push_back(CloneMethod::kCopy);
 }
 
 Status ObjectStore::Init() {
-  if (Exists(env_, JoinPath(root_, "tmp"))) return Status::Ok();
+  if (Exists(env_, JoinPath(root_, "pack"))) return Status::Ok();
   KEEL_RETURN_IF_ERROR(CreateDirs(env_, root_));
-  return env_->CreateDir(JoinPath(root_, "tmp"));
+  KEEL_RETURN_IF_ERROR(env_->CreateDir(JoinPath(root_, "tmp")));
+  return env_->CreateDir(JoinPath(root_, "pack"));
+}
+
+Result<std::optional<PackSet::Location>> ObjectStore::FindPacked(const Digest& digest) const {
+  KEEL_ASSIGN_OR_RETURN(std::optional<PackSet::Location> at, packs_->Find(digest));
+  if (at) return at;
+  // Another process may have published packs since they were loaded.
+  return packs_->Find(digest, /*refresh=*/true);
+}
+
+Result<std::string> ObjectStore::ReadRaw(const Digest& digest) const {
+  Result<std::string> loose = ReadFileToString(env_, PathOf(digest));
+  if (loose.ok() || loose.status().code() != StatusCode::kNotFound) return loose;
+  KEEL_ASSIGN_OR_RETURN(std::optional<PackSet::Location> at, FindPacked(digest));
+  if (!at) return NotFoundError("object " + digest.ToString() + " is not in the store (" + PathOf(digest) + ")");
+  return packs_->Read(*at);
 }
 
 std::string ObjectStore::PathOf(const Digest& digest) const {
@@ -70,7 +91,11 @@ std::string ObjectStore::PathOf(const Digest& digest) const {
   return root_ + "/" + hex.substr(0, 2) + "/" + hex.substr(2);
 }
 
-bool ObjectStore::Has(const Digest& digest) const { return Exists(env_, PathOf(digest)); }
+bool ObjectStore::Has(const Digest& digest) const {
+  Result<std::optional<PackSet::Location>> packed = packs_->Find(digest);
+  if (packed.ok() && packed->has_value()) return true;
+  return Exists(env_, PathOf(digest));
+}
 
 std::string ObjectStore::NewTempPath(const Digest& digest) const {
   static std::atomic<uint64_t> counter{0};
@@ -110,7 +135,7 @@ Result<Digest> ObjectStore::PutBytes(std::string_view data) {
 }
 
 Result<std::string> ObjectStore::ReadVerified(const Digest& digest) const {
-  KEEL_ASSIGN_OR_RETURN(std::string data, ReadFileToString(env_, PathOf(digest)));
+  KEEL_ASSIGN_OR_RETURN(std::string data, ReadRaw(digest));
   if (HashBytes(data) != digest) {
     return CorruptError("object " + digest.ToString() + " (" + PathOf(digest) +
                         ") does not match its hash");
@@ -118,12 +143,19 @@ Result<std::string> ObjectStore::ReadVerified(const Digest& digest) const {
   return data;
 }
 
+PackWriter* ObjectStore::Batch::pack() {
+  std::lock_guard lock(mu_);
+  if (pack_ == nullptr) pack_ = std::make_unique<PackWriter>(store_->env_, store_->root_ + "/tmp");
+  return pack_.get();
+}
+
 ObjectStore::Batch::~Batch() {
   for (const Staged& s : staged_) (void)store_->env_->RemoveFile(s.temp);
 }
 
-Status ObjectStore::Batch::AddBytes(std::string_view data, const Digest& digest) {
+Status ObjectStore::Batch::AddBytes(std::string_view data, const Digest& digest, Placement placement) {
   if (store_->Has(digest)) return Status::Ok();
+  if (placement == Placement::kAuto && Packs(data.size())) return pack()->Append(digest, data);
   Env* env = store_->env_;
   std::string temp = store_->NewTempPath(digest);
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->CreateFile(temp, kObjectMode));
@@ -139,6 +171,13 @@ Status ObjectStore::Batch::AddFile(const std::string& path, const Digest& digest
                                    const FileInfo& info) {
   if (store_->Has(digest)) return Status::Ok();
   Env* env = store_->env_;
+  if (Packs(info.size)) {
+    KEEL_ASSIGN_OR_RETURN(std::string data, ReadFileToString(env, path));
+    if (HashBytes(data) != digest) {
+      return FailedPreconditionError(path + ": changed while it was being added; add it again");
+    }
+    return pack()->Append(digest, data);
+  }
   std::string temp = store_->NewTempPath(digest);
   KEEL_ASSIGN_OR_RETURN(CloneMethod method, store_->Clone(path, temp, (info.mode & 0111) != 0));
   (void)method;
@@ -158,11 +197,19 @@ Status ObjectStore::Batch::AddFile(const std::string& path, const Digest& digest
 
 Status ObjectStore::Batch::Commit() {
   Env* env = store_->env_;
-  if (staged_.empty()) return Status::Ok();
+  if (pack_ != nullptr && !pack_->empty()) {
+    KEEL_RETURN_IF_ERROR(pack_->Seal());
+  }
   if (staged_.size() <= kSyncEachLimit) {
     for (const Staged& s : staged_) KEEL_RETURN_IF_ERROR(env->SyncFile(s.temp));
   } else {
     KEEL_RETURN_IF_ERROR(env->SyncFilesystem(store_->root_));
+  }
+  if (pack_ != nullptr && !pack_->empty()) {
+    KEEL_ASSIGN_OR_RETURN(std::string index, pack_->Publish(store_->packs_->dir()));
+    KEEL_RETURN_IF_ERROR(env->SyncDir(store_->packs_->dir()));
+    store_->packs_->Add(index, pack_->entries());
+    pack_.reset();
   }
   std::set<std::string> dirs;
   bool new_dirs = false;
@@ -184,8 +231,14 @@ Status ObjectStore::Batch::Commit() {
 Result<CloneMethod> ObjectStore::Materialize(const Digest& digest, const std::string& dest,
                                              bool executable) {
   std::string src = PathOf(digest);
-  if (!Has(digest)) {
-    return NotFoundError("object " + digest.ToString() + " is not in the store (" + src + ")");
+  if (!Exists(env_, src)) {
+    KEEL_ASSIGN_OR_RETURN(std::optional<PackSet::Location> at, FindPacked(digest));
+    if (!at) return NotFoundError("object " + digest.ToString() + " is not in the store (" + src + ")");
+    KEEL_ASSIGN_OR_RETURN(std::string data, packs_->Read(*at));
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->CreateFile(dest, executable ? 0755 : 0644));
+    KEEL_RETURN_IF_ERROR(file->Append(data));
+    KEEL_RETURN_IF_ERROR(file->Close());
+    return CloneMethod::kCopy;
   }
   KEEL_ASSIGN_OR_RETURN(CloneMethod method, Clone(src, dest, executable));
   if (method != CloneMethod::kHardlink) KEEL_RETURN_IF_ERROR(env_->SetMode(dest, executable ? 0755 : 0644));
@@ -193,6 +246,7 @@ Result<CloneMethod> ObjectStore::Materialize(const Digest& digest, const std::st
 }
 
 Status ObjectStore::ForEach(const std::function<Status(const Digest&, const FileInfo&)>& fn) const {
+  std::unordered_set<Digest, DigestHash> loose;
   KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> fanout, env_->ListDir(root_));
   for (const DirEntry& dir : fanout) {
     if (dir.info.type != FileType::kDirectory || !IsHexName(dir.name, 2)) continue;
@@ -201,23 +255,75 @@ Status ObjectStore::ForEach(const std::function<Status(const Digest&, const File
       if (obj.info.type != FileType::kRegular || !IsHexName(obj.name, 62)) continue;
       KEEL_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(dir.name + obj.name, "object name"));
       KEEL_RETURN_IF_ERROR(fn(digest, obj.info));
+      loose.insert(digest);
     }
   }
-  return Status::Ok();
+  return packs_->ForEach([&](const PackEntry& e) -> Status {
+    if (loose.count(e.digest)) return Status::Ok();
+    FileInfo info;
+    info.type = FileType::kRegular;
+    info.size = e.size;
+    info.mode = kObjectMode;
+    return fn(e.digest, info);
+  });
 }
 
 Status ObjectStore::Verify(const Digest& digest) const {
   std::string path = PathOf(digest);
-  KEEL_ASSIGN_OR_RETURN(HashedFile hashed, HashFile(env_, path));
-  if (hashed.digest != digest) {
+  Result<HashedFile> hashed = HashFile(env_, path);
+  if (!hashed.ok() && hashed.status().code() == StatusCode::kNotFound) {
+    KEEL_ASSIGN_OR_RETURN(std::optional<PackSet::Location> at, FindPacked(digest));
+    if (!at) return NotFoundError("object " + digest.ToString() + " is not in the store (" + path + ")");
+    KEEL_ASSIGN_OR_RETURN(std::string data, packs_->Read(*at));
+    Digest actual = HashBytes(data);
+    if (actual != digest) {
+      return CorruptError("object " + digest.ToString() + " (in " + at->pack_path + " at offset " +
+                          std::to_string(at->offset) + ") has content " + actual.ToString());
+    }
+    return Status::Ok();
+  }
+  if (!hashed.ok()) return hashed.status();
+  if (hashed->digest != digest) {
     return CorruptError("object " + digest.ToString() + " (" + path + ") has content " +
-                        hashed.digest.ToString());
+                        hashed->digest.ToString());
   }
   return Status::Ok();
 }
 
-Status ObjectStore::Remove(const Digest& digest) {
-  return env_->RemoveFile(PathOf(digest));
+Status ObjectStore::RemoveObjects(const std::vector<Digest>& digests) {
+  std::unordered_set<Digest, DigestHash> doomed(digests.begin(), digests.end());
+  for (const Digest& d : digests) {
+    Status s = env_->RemoveFile(PathOf(d));
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  }
+  // Packs: keep the live entries of a partly dead pack in a new pack, then
+  // delete the old one (index first, so no index ever names a missing pack).
+  std::vector<std::string> dead_packs;
+  PackWriter survivors(env_, root_ + "/tmp");
+  KEEL_RETURN_IF_ERROR(packs_->ForEachPack([&](const std::string& index, const std::vector<PackEntry>& entries) {
+    size_t dying = std::count_if(entries.begin(), entries.end(),
+                                 [&](const PackEntry& e) { return doomed.count(e.digest) > 0; });
+    if (dying == 0) return Status::Ok();
+    for (const PackEntry& e : entries) {
+      if (doomed.count(e.digest)) continue;
+      KEEL_ASSIGN_OR_RETURN(std::string data,
+                            packs_->Read(PackSet::Location{PackPathOf(index), e.offset, e.size}));
+      KEEL_RETURN_IF_ERROR(survivors.Append(e.digest, data));
+    }
+    dead_packs.push_back(index);
+    return Status::Ok();
+  }));
+  if (!survivors.empty()) {
+    KEEL_RETURN_IF_ERROR(survivors.Seal());
+    KEEL_RETURN_IF_ERROR(survivors.Publish(packs_->dir()).status());
+    KEEL_RETURN_IF_ERROR(env_->SyncDir(packs_->dir()));
+  }
+  for (const std::string& index : dead_packs) {
+    KEEL_RETURN_IF_ERROR(env_->RemoveFile(index));
+    KEEL_RETURN_IF_ERROR(env_->RemoveFile(PackPathOf(index)));
+  }
+  if (!dead_packs.empty()) KEEL_RETURN_IF_ERROR(env_->SyncDir(packs_->dir()));
+  return packs_->Reload();
 }
 
 Result<size_t> ObjectStore::RemoveTemporaries() {
@@ -229,6 +335,17 @@ Result<size_t> ObjectStore::RemoveTemporaries() {
   size_t removed = 0;
   for (const DirEntry& e : *entries) {
     KEEL_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(tmp, e.name)));
+    ++removed;
+  }
+  // A pack whose index never appeared was not published.
+  Result<std::vector<DirEntry>> packs = env_->ListDir(packs_->dir());
+  if (!packs.ok()) return packs.status().code() == StatusCode::kNotFound ? Result<size_t>(removed) : packs.status();
+  for (const DirEntry& e : *packs) {
+    std::string path = JoinPath(packs_->dir(), e.name);
+    bool orphan = e.name.size() > 5 && e.name.substr(e.name.size() - 5) == ".pack" &&
+                  !Exists(env_, path.substr(0, path.size() - 5) + ".idx");
+    if (!orphan) continue;
+    KEEL_RETURN_IF_ERROR(env_->RemoveFile(path));
     ++removed;
   }
   return removed;

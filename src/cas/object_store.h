@@ -1,5 +1,6 @@
-// The content-addressed object store: every object is a file named by the
-// SHA-256 of its bytes under <root>/ab/cdef… (docs/format/cas.md).
+// The content-addressed object store: every object is named by the SHA-256
+// of its bytes: a loose file <root>/ab/cdef…, or an entry of a pack under
+// <root>/pack/ (docs/format/cas.md).
 //
 // Objects are immutable and read-only (0444). An object becomes visible only
 // once its bytes are durable: it is built under <root>/tmp/, synced, then
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cas/pack.h"
 #include "core/env.h"
 #include "core/hash.h"
 #include "core/status.h"
@@ -28,6 +30,16 @@ namespace keel {
 Result<std::vector<CloneMethod>> ParseCloneOrder(std::string_view text);
 std::string CloneMethodName(CloneMethod method);
 
+// Objects up to this size go into a pack when a batch packs.
+inline constexpr uint64_t kPackMaxObject = 256 * 1024;
+
+// Whether a batch puts its small objects into one pack (for many small
+// files) or writes every object as a loose file.
+enum class Packing { kLoose, kSmallObjects };
+// Where AddBytes puts an object: as the batch decides, or always loose
+// (for objects read by path, such as folder manifests).
+enum class Placement { kAuto, kLoose };
+
 class ObjectStore {
  public:
   // `env` must outlive the store. `root` is the objects folder.
@@ -37,7 +49,9 @@ class ObjectStore {
   Status Init();
 
   const std::string& root() const { return root_; }
+  // The loose object's path (where it would be, if it is loose).
   std::string PathOf(const Digest& digest) const;
+  // True if the object is stored, loose or packed.
   bool Has(const Digest& digest) const;
 
   // Stores `data` at once (synced) and returns its digest.
@@ -51,7 +65,8 @@ class ObjectStore {
   // may be called from several threads at once; Commit from one.
   class Batch {
    public:
-    explicit Batch(ObjectStore* store) : store_(store) {}
+    explicit Batch(ObjectStore* store, Packing packing = Packing::kLoose)
+        : store_(store), packing_(packing) {}
     ~Batch();
     Batch(const Batch&) = delete;
     Batch& operator=(const Batch&) = delete;
@@ -59,21 +74,29 @@ class ObjectStore {
     // Stages the file at `path`, already hashed to `digest` while it had
     // `info`'s size, mtime and inode. Tries the store's clone order; a hardlink is
     // only made for files without exec bits, and makes `path` read-only
-    // (it shares the object's inode). Fails with failed precondition if the
-    // file changed since it was hashed. A no-op if the object exists.
+    // (it shares the object's inode). When packing, a small file is read,
+    // checked against `digest`, and appended to the batch's pack instead.
+    // Fails with failed precondition if the file changed since it was
+    // hashed. A no-op if the object exists.
     Status AddFile(const std::string& path, const Digest& digest, const FileInfo& info);
-    Status AddBytes(std::string_view data, const Digest& digest);
+    Status AddBytes(std::string_view data, const Digest& digest, Placement placement = Placement::kAuto);
     Status Commit();
-    size_t staged() const { return staged_.size(); }
+    // Objects this batch adds (loose and packed).
+    size_t staged() const { return staged_.size() + (pack_ ? pack_->size() : 0); }
 
    private:
     struct Staged {
       Digest digest;
       std::string temp;
     };
+    bool Packs(uint64_t size) const { return packing_ == Packing::kSmallObjects && size <= kPackMaxObject; }
+    PackWriter* pack();
+
     ObjectStore* store_;
+    Packing packing_;
     std::mutex mu_;
-    std::vector<Staged> staged_;  // guarded by mu_
+    std::vector<Staged> staged_;         // guarded by mu_
+    std::unique_ptr<PackWriter> pack_;  // created under mu_
   };
 
   // Creates `dest` (which must not exist) with the object's bytes, trying
@@ -82,14 +105,19 @@ class ObjectStore {
   // read-only inode. Returns the method used.
   Result<CloneMethod> Materialize(const Digest& digest, const std::string& dest, bool executable);
 
-  // Calls `fn` for every stored object (not temporaries), in no order.
+  // Calls `fn` for every stored object (not temporaries) once, in no order;
+  // `info.size` is the object's size. Fails on a damaged pack index.
   Status ForEach(const std::function<Status(const Digest&, const FileInfo&)>& fn) const;
   // Rehashes one object: OK, corrupt (content differs from its name), or not
   // found.
   Status Verify(const Digest& digest) const;
-  Status Remove(const Digest& digest);
-  // Removes leftovers of interrupted puts. REQUIRES: no put in progress
-  // (callers hold the project's exclusive lock).
+  // Deletes objects: loose files are unlinked; a pack left with no live
+  // object is deleted, one with some is rewritten without the others.
+  // REQUIRES: no put in progress (callers hold the project's exclusive lock).
+  Status RemoveObjects(const std::vector<Digest>& digests);
+  Status Remove(const Digest& digest) { return RemoveObjects({digest}); }
+  // Removes leftovers of interrupted puts (temporaries, packs without an
+  // index). REQUIRES: no put in progress.
   Result<size_t> RemoveTemporaries();
 
  private:
@@ -99,9 +127,13 @@ class ObjectStore {
   // filesystems) is not tried again by this store.
   Result<CloneMethod> Clone(const std::string& src, const std::string& dst, bool executable);
 
+  Result<std::optional<PackSet::Location>> FindPacked(const Digest& digest) const;
+  Result<std::string> ReadRaw(const Digest& digest) const;
+
   Env* env_;
   std::string root_;
   std::vector<CloneMethod> clone_order_;
+  std::unique_ptr<PackSet> packs_;
   std::atomic<bool> reflink_failed_{false};
   std::atomic<bool> hardlink_failed_{false};
 };

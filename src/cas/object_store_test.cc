@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <barrier>
 #include <cerrno>
 #include <cstdio>
@@ -793,6 +794,192 @@ TEST_F(ObjectStoreTest, CrashAtEveryPointOfABatchLeavesNoBadObject) {
     EXPECT_THAT(TempFiles(root), IsEmpty());
     std::error_code ec;
     std::filesystem::remove_all(root, ec);
+  }
+}
+
+// Packs: many small objects in one file.
+
+std::vector<std::string> PackFiles(Env* env, const std::string& root) {
+  Result<std::vector<DirEntry>> entries = env->ListDir(root + "/pack");
+  std::vector<std::string> names;
+  if (entries.ok()) {
+    for (const DirEntry& e : *entries) names.push_back(e.name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(ObjectStoreTest, PackingBatchPacksSmallObjectsAndKeepsLargeOnesLoose) {
+  std::vector<std::string> small = MakeContents(100, 50);
+  std::string large(kPackMaxObject + 1, 'L');
+  std::vector<std::string> paths;
+  {
+    ObjectStore::Batch batch(store_.get(), Packing::kSmallObjects);
+    for (size_t i = 0; i < small.size(); ++i) {
+      std::string path = WriteFile("s" + std::to_string(i), small[i]);
+      ASSERT_TRUE(batch.AddFile(path, HashBytes(small[i]), StatOf(path)).ok());
+    }
+    std::string big = WriteFile("big", large);
+    ASSERT_TRUE(batch.AddFile(big, HashBytes(large), StatOf(big)).ok());
+    ASSERT_TRUE(batch.AddBytes("manifest-like", HashBytes("manifest-like"), Placement::kLoose).ok());
+    EXPECT_EQ(batch.staged(), 102u);
+    EXPECT_FALSE(store_->Has(HashBytes(small[0])));  // nothing visible before Commit
+    ASSERT_TRUE(batch.Commit().ok());
+  }
+  EXPECT_EQ(PackFiles(env_, root_).size(), 2u);  // one .pack, one .idx
+  for (const std::string& data : small) {
+    Digest d = HashBytes(data);
+    EXPECT_TRUE(store_->Has(d));
+    EXPECT_FALSE(std::filesystem::exists(store_->PathOf(d)));  // packed, not loose
+    Result<std::string> back = store_->ReadVerified(d);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, data);
+    EXPECT_TRUE(store_->Verify(d).ok());
+  }
+  EXPECT_TRUE(std::filesystem::exists(store_->PathOf(HashBytes(large))));
+  EXPECT_TRUE(std::filesystem::exists(store_->PathOf(HashBytes("manifest-like"))));
+
+  // A second store (another process) finds the pack on disk.
+  ObjectStore other(env_, root_, kLinkThenCopy);
+  EXPECT_TRUE(other.Has(HashBytes(small[42])));
+  size_t listed = 0;
+  ASSERT_TRUE(other.ForEach([&](const Digest&, const FileInfo&) {
+    ++listed;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(listed, 102u);
+
+  // Checkout from a pack writes a plain file with the requested mode.
+  Result<CloneMethod> m = other.Materialize(HashBytes(small[7]), dir_ + "/out", /*executable=*/true);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(Read(dir_ + "/out"), small[7]);
+  EXPECT_EQ(StatOf(dir_ + "/out").mode, 0755u);
+}
+
+TEST_F(ObjectStoreTest, PackedFileThatChangedSinceHashingIsRefused) {
+  std::string path = WriteFile("f", "original");
+  Digest hashed = HashBytes("original");
+  FileInfo info = StatOf(path);
+  ASSERT_TRUE(std::filesystem::remove(path));
+  WriteFile("f", "replaced");
+  ObjectStore::Batch batch(store_.get(), Packing::kSmallObjects);
+  Status s = batch.AddFile(path, hashed, info);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_FALSE(store_->Has(hashed));
+}
+
+TEST_F(ObjectStoreTest, RemoveObjectsRewritesPartlyDeadPacksAndDeletesDeadOnes) {
+  std::vector<std::string> first = MakeContents(10, 20);
+  std::vector<std::string> second = MakeContents(10, 900);
+  for (const auto* set : {&first, &second}) {
+    ObjectStore::Batch batch(store_.get(), Packing::kSmallObjects);
+    for (const std::string& data : *set) ASSERT_TRUE(batch.AddBytes(data, HashBytes(data)).ok());
+    ASSERT_TRUE(batch.Commit().ok());
+  }
+  ASSERT_EQ(PackFiles(env_, root_).size(), 4u);
+  std::vector<Digest> doomed;
+  for (const std::string& data : second) doomed.push_back(HashBytes(data));  // all of pack 2
+  for (int i = 0; i < 10; i += 2) doomed.push_back(HashBytes(first[i]));    // half of pack 1
+  ASSERT_TRUE(store_->RemoveObjects(doomed).ok());
+  EXPECT_EQ(PackFiles(env_, root_).size(), 2u);  // pack 2 gone, pack 1 rewritten
+  for (int i = 0; i < 10; ++i) {
+    Digest d = HashBytes(first[i]);
+    EXPECT_EQ(store_->Has(d), i % 2 == 1) << i;
+    if (i % 2 == 1) {
+      EXPECT_TRUE(store_->Verify(d).ok());
+    }
+  }
+  for (const std::string& data : second) EXPECT_FALSE(store_->Has(HashBytes(data)));
+  ObjectStore fresh(env_, root_, kLinkThenCopy);
+  size_t listed = 0;
+  ASSERT_TRUE(fresh.ForEach([&](const Digest&, const FileInfo&) {
+    ++listed;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(listed, 5u);
+}
+
+TEST_F(ObjectStoreTest, DamagedPackIsReported) {
+  std::vector<std::string> data = MakeContents(3, 100);
+  {
+    ObjectStore::Batch batch(store_.get(), Packing::kSmallObjects);
+    for (const std::string& d : data) ASSERT_TRUE(batch.AddBytes(d, HashBytes(d)).ok());
+    ASSERT_TRUE(batch.Commit().ok());
+  }
+  std::vector<std::string> files = PackFiles(env_, root_);
+  ASSERT_EQ(files.size(), 2u);
+  std::string pack = root_ + "/pack/" + files[1];  // .pack sorts after .idx
+  ASSERT_EQ(pack.substr(pack.size() - 5), ".pack");
+  ::chmod(pack.c_str(), 0644);
+  {
+    int fd = ::open(pack.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "XXXX", 4, 8 + 5), 4);  // inside the first object
+    ::close(fd);
+  }
+  int corrupt = 0;
+  for (const std::string& d : data) {
+    Status s = store_->Verify(HashBytes(d));
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+      EXPECT_THAT(s.message(), HasSubstr(pack));
+      ++corrupt;
+    }
+  }
+  EXPECT_EQ(corrupt, 1);
+
+  // A damaged index makes listing fail, naming the index.
+  std::string index = root_ + "/pack/" + files[0];
+  ::chmod(index.c_str(), 0644);
+  {
+    int fd = ::open(index.c_str(), O_WRONLY);
+    ASSERT_EQ(::pwrite(fd, "Z", 1, 20), 1);
+    ::close(fd);
+  }
+  ObjectStore fresh(env_, root_, kLinkThenCopy);
+  Status listed = fresh.ForEach([](const Digest&, const FileInfo&) { return Status::Ok(); });
+  EXPECT_EQ(listed.code(), StatusCode::kCorrupt);
+  EXPECT_THAT(listed.message(), HasSubstr(index));
+}
+
+TEST_F(ObjectStoreTest, CrashAtEveryPointOfAPackingBatchLeavesNoBadObject) {
+  std::vector<std::string> data = MakeContents(12, 64);
+  for (int64_t n = 0;; ++n) {
+    SCOPED_TRACE("crash after " + std::to_string(n));
+    std::string root = dir_ + "/crash" + std::to_string(n);
+    ObjectStore real(env_, root, kLinkThenCopy);
+    ASSERT_TRUE(real.Init().ok());
+    FaultEnv faulty(env_);
+    faulty.CrashAfter(n);
+    Status committed;
+    {
+      ObjectStore store(&faulty, root, kLinkThenCopy);
+      ObjectStore::Batch batch(&store, Packing::kSmallObjects);
+      for (const std::string& d : data) {
+        committed = batch.AddBytes(d, HashBytes(d));
+        if (!committed.ok()) break;
+      }
+      if (committed.ok()) committed = batch.Commit();
+    }
+    // A fresh reader sees all of the objects or none, each intact.
+    ObjectStore after(env_, root, kLinkThenCopy);
+    size_t visible = 0;
+    Status listed = after.ForEach([&](const Digest& d, const FileInfo&) {
+      ++visible;
+      return after.Verify(d);
+    });
+    ASSERT_TRUE(listed.ok()) << listed.ToString();
+    EXPECT_TRUE(visible == 0 || visible == data.size()) << visible;
+    ASSERT_TRUE(after.RemoveTemporaries().ok());
+    EXPECT_THAT(TempFiles(root), IsEmpty());
+    for (const std::string& f : PackFiles(env_, root)) {
+      EXPECT_TRUE(std::filesystem::exists(root + "/pack/" + f.substr(0, f.rfind('.')) + ".idx")) << f;
+    }
+    if (committed.ok()) {
+      EXPECT_EQ(visible, data.size());
+      break;
+    }
+    ASSERT_LT(n, 200);
   }
 }
 

@@ -38,6 +38,8 @@ class ReadableFile {
   virtual ~ReadableFile() = default;
   // Reads up to n bytes into buf. Returns the count read, 0 at end of file.
   virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  // Reads up to n bytes at `offset` (pread); does not move the read position.
+  virtual Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
 };
 
 class WritableFile {

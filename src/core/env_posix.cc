@@ -65,6 +65,13 @@ class PosixReadableFile final : public ReadableFile {
       if (errno != EINTR) return ErrnoError(path_, errno);
     }
   }
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    for (;;) {
+      ssize_t got = ::pread(fd_.get(), buf, n, static_cast<off_t>(offset));
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) return ErrnoError(path_, errno);
+    }
+  }
 
  private:
   std::string path_;

@@ -33,6 +33,9 @@ std::string DataPathOf(const std::string& pointer_path, const Pointer& pointer) 
 
 namespace {
 
+// A folder with at least this many entries packs its small files.
+constexpr size_t kPackFromFiles = 64;
+
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -122,7 +125,6 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
   }
 
   TreeScanner scanner(env, &project_->state(), progress_);
-  ObjectStore::Batch batch(&project_->objects());
   AddResult result;
   result.path = path;
   result.pointer_path = path + std::string(kPointerSuffix);
@@ -134,15 +136,31 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
     pointer.size = info.size;
     pointer.files = 1;
     pointer.executable = (info.mode & 0100) != 0;
+    ObjectStore::Batch batch(&project_->objects());
     KEEL_RETURN_IF_ERROR(batch.AddFile(abs, pointer.digest, info));
+    result.objects_stored = batch.staged();
+    KEEL_RETURN_IF_ERROR(batch.Commit());
   } else {
-    KEEL_ASSIGN_OR_RETURN(ScannedTree tree, scanner.ScanFolder(abs, path));
+    KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, scanner.Walk(abs, path));
+    // Many small files go into one pack rather than one file each, straight
+    // from the buffer they were hashed from.
+    Packing packing = entries.size() >= kPackFromFiles ? Packing::kSmallObjects : Packing::kLoose;
+    ObjectStore::Batch batch(&project_->objects(), packing);
+    ContentSink sink;
+    if (packing == Packing::kSmallObjects) {
+      sink = [&batch](ScannedEntry& e, std::string_view data) {
+        e.stored = true;
+        return batch.AddBytes(data, e.entry.digest);
+      };
+    }
+    KEEL_RETURN_IF_ERROR(scanner.HashMissing(path, &entries, kPackMaxObject, sink));
+    ScannedTree tree = TreeScanner::Finish(std::move(entries));
     progress_->Begin("storing " + path, tree.entries.size());
     Status stored = ParallelFor(tree.entries.size(), WorkerThreads(), [&](size_t i) -> Status {
       const ScannedEntry& e = tree.entries[i];
       progress_->Advance(1);
       if (e.entry.mode == EntryMode::kSymlink) return batch.AddBytes(e.link_target, e.entry.digest);
-      if (e.entry.mode == EntryMode::kEmptyDir) return Status::Ok();
+      if (e.entry.mode == EntryMode::kEmptyDir || e.stored) return Status::Ok();
       return batch.AddFile(e.abs, e.entry.digest, e.info);
     });
     progress_->End();
@@ -152,10 +170,11 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
     pointer.digest = HashBytes(manifest);
     pointer.size = tree.manifest.TotalSize();
     pointer.files = tree.manifest.FileCount();
-    KEEL_RETURN_IF_ERROR(batch.AddBytes(manifest, pointer.digest));
+    // Loose, so that gc can tell a manifest by its first bytes.
+    KEEL_RETURN_IF_ERROR(batch.AddBytes(manifest, pointer.digest, Placement::kLoose));
+    result.objects_stored = batch.staged();
+    KEEL_RETURN_IF_ERROR(batch.Commit());
   }
-  result.objects_stored = batch.staged();
-  KEEL_RETURN_IF_ERROR(batch.Commit());
 
   DataVersion version;
   version.path = path;
@@ -277,23 +296,20 @@ Result<DataStatus> DataService::StatusOne(const std::string& pointer_path) {
 Result<VerifyReport> DataService::Verify() {
   ObjectStore& objects = project_->objects();
   VerifyReport report;
-  std::vector<Digest> all;
+  std::vector<std::pair<Digest, uint64_t>> all;
   uint64_t total = 0;
   KEEL_RETURN_IF_ERROR(objects.ForEach([&](const Digest& d, const FileInfo& info) {
-    all.push_back(d);
+    all.emplace_back(d, info.size);
     total += info.size;
     return Status::Ok();
   }));
   progress_->Begin("verifying", total);
-  for (const Digest& d : all) {
+  for (const auto& [d, size] : all) {
     Status s = objects.Verify(d);
     if (s.code() == StatusCode::kCorrupt) report.problems.push_back("corrupt: " + s.message());
     else KEEL_RETURN_IF_ERROR(s);
-    Result<FileInfo> info = project_->env()->Stat(objects.PathOf(d));
-    if (info.ok()) {
-      report.bytes += info->size;
-      progress_->Advance(info->size);
-    }
+    report.bytes += size;
+    progress_->Advance(size);
     ++report.objects;
   }
   progress_->End();

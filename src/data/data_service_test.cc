@@ -45,7 +45,7 @@ class DataServiceTest : public ::testing::Test {
   void MakeVersion(const std::string& tag, int files) {
     fs::remove_all(root_ + "/data");
     for (int i = 0; i < files; ++i) {
-      Write("data/sub" + std::to_string(i % 3) + "/f" + std::to_string(i), tag + std::string(200 * (i + 1), 'x'));
+      Write("data/sub" + std::to_string(i % 3) + "/f" + std::to_string(i), tag + std::string(200 * (i % 9 + 1), 'x'));
     }
   }
 
@@ -103,14 +103,20 @@ TEST_F(DataServiceTest, FullDiskDuringAddKeepsTheOldVersion) {
   EXPECT_EQ(State(), "unchanged");
 }
 
-TEST_F(DataServiceTest, CrashAfterAnyNumberOfWritesLosesNothing) {
+class CrashTest : public DataServiceTest, public ::testing::WithParamInterface<int> {};
+
+// 7 files are stored loose, 70 go into a pack.
+INSTANTIATE_TEST_SUITE_P(LooseAndPacked, CrashTest, ::testing::Values(7, 70));
+
+TEST_P(CrashTest, CrashAfterAnyNumberOfWritesLosesNothing) {
+  const int files = GetParam();
   for (int64_t n = 0;; ++n) {
     SCOPED_TRACE("crash after " + std::to_string(n) + " writes");
     fs::remove(root_ + "/data.keel");
-    MakeVersion("v1-" + std::to_string(n), 7);
+    MakeVersion("v1-" + std::to_string(n), files);
     ASSERT_TRUE(Add(DefaultEnv()).ok());
     std::string v1 = Read("data.keel");
-    MakeVersion("v2-" + std::to_string(n), 9);
+    MakeVersion("v2-" + std::to_string(n), files + 2);
 
     FaultEnv env(DefaultEnv());
     env.CrashAfter(n);

@@ -28,6 +28,8 @@ std::vector<Digest> DigestsIn(std::string_view text) {
   return out;
 }
 
+// Manifests are always stored loose (Placement::kLoose), so a packed object
+// is never one.
 bool LooksLikeManifest(Env* env, const std::string& path) {
   Result<std::unique_ptr<ReadableFile>> file = env->OpenForRead(path);
   if (!file.ok()) return false;
@@ -92,7 +94,9 @@ Result<GcReport> DataService::Gc(GcMode mode, GcScope scope) {
   }));
   std::sort(report.unreachable.begin(), report.unreachable.end());
   if (mode == GcMode::kDryRun) return report;
-  for (const auto& [digest, size] : report.unreachable) KEEL_RETURN_IF_ERROR(objects.Remove(digest));
+  std::vector<Digest> doomed;
+  for (const auto& [digest, size] : report.unreachable) doomed.push_back(digest);
+  KEEL_RETURN_IF_ERROR(objects.RemoveObjects(doomed));
   KEEL_ASSIGN_OR_RETURN(report.temporaries, objects.RemoveTemporaries());
   return report;
 }

@@ -80,7 +80,7 @@ Result<Digest> TreeScanner::HashFile(const std::string& abs, const std::string& 
   return hashed.digest;
 }
 
-Result<std::vector<ScannedEntry>> TreeScanner::Walk(const std::string& abs, const std::string& key) {
+Result<std::vector<ScannedEntry>> TreeScanner::List(const std::string& abs) {
   FolderQueue queue;
   queue.Push("");
   std::mutex mu;
@@ -95,6 +95,7 @@ Result<std::vector<ScannedEntry>> TreeScanner::Walk(const std::string& abs, cons
       e.info.type = FileType::kDirectory;
       e.entry.path = rel;
       e.entry.mode = EntryMode::kEmptyDir;
+      e.hashed = true;
       return Status::Ok();
     }
     for (DirEntry& child : children) {
@@ -117,14 +118,9 @@ Result<std::vector<ScannedEntry>> TreeScanner::Walk(const std::string& abs, cons
         KEEL_ASSIGN_OR_RETURN(e.link_target, env_->ReadSymlink(e.abs));
         e.entry.size = e.link_target.size();
         e.entry.digest = HashBytes(e.link_target);
+        e.hashed = true;
       } else {
         e.entry.mode = (child.info.mode & 0100) ? EntryMode::kExecutable : EntryMode::kFile;
-        if (std::optional<Digest> d = cache_->LookupLoaded(JoinPath(key, e.entry.path), e.info)) {
-          e.entry.digest = *d;
-          e.entry.size = child.info.size;
-        } else {
-          e.entry.size = ~uint64_t{0};  // marks "to hash"
-        }
       }
     }
     return Status::Ok();
@@ -144,19 +140,43 @@ Result<std::vector<ScannedEntry>> TreeScanner::Walk(const std::string& abs, cons
   worker(&found[0]);
   for (std::thread& t : pool) t.join();
   KEEL_RETURN_IF_ERROR(first_error);
-  std::vector<ScannedEntry> all = std::move(found[0]);
-  for (size_t t = 1; t < found.size(); ++t) {
-    std::move(found[t].begin(), found[t].end(), std::back_inserter(all));
+  // Sort by path: an index sort, so that each (large) entry moves once.
+  std::vector<ScannedEntry*> order;
+  for (auto& part : found) {
+    for (ScannedEntry& e : part) order.push_back(&e);
   }
-  return all;
+  std::sort(order.begin(), order.end(),
+            [](const ScannedEntry* a, const ScannedEntry* b) { return a->entry.path < b->entry.path; });
+  std::vector<ScannedEntry> sorted;
+  sorted.reserve(order.size());
+  for (ScannedEntry* e : order) sorted.push_back(std::move(*e));
+  return sorted;
 }
 
-Status TreeScanner::HashMissing(const std::string& key, std::vector<ScannedEntry>* entries) {
+Status TreeScanner::FillFromCache(const std::string& key, std::vector<ScannedEntry>* entries) {
+  auto next = entries->begin();
+  return cache_->ForEachUnder(key, [&](std::string_view rel, const CachedState& state) {
+    while (next != entries->end() && std::string_view(next->entry.path) < rel) ++next;
+    if (next == entries->end() || next->entry.path != rel || next->hashed) return;
+    if (next->info.type == FileType::kRegular && state.Matches(next->info)) {
+      next->entry.digest = state.digest;
+      next->hashed = true;
+    }
+  });
+}
+
+Result<std::vector<ScannedEntry>> TreeScanner::Walk(const std::string& abs, const std::string& key) {
+  KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, List(abs));
+  KEEL_RETURN_IF_ERROR(FillFromCache(key, &entries));
+  return entries;
+}
+
+Status TreeScanner::HashMissing(const std::string& key, std::vector<ScannedEntry>* entries,
+                                uint64_t sink_max_size, const ContentSink& sink) {
   std::vector<ScannedEntry*> todo;
   uint64_t todo_bytes = 0;
   for (ScannedEntry& e : *entries) {
-    if (e.entry.size != ~uint64_t{0}) continue;
-    e.entry.size = e.info.size;
+    if (e.hashed) continue;
     todo.push_back(&e);
     todo_bytes += e.info.size;
   }
@@ -165,11 +185,22 @@ Status TreeScanner::HashMissing(const std::string& key, std::vector<ScannedEntry
   int64_t start = env_->NowNanos();
   Status status = ParallelFor(todo.size(), WorkerThreads(), [&](size_t i) -> Status {
     ScannedEntry& e = *todo[i];
+    if (sink && e.info.size <= sink_max_size) {
+      KEEL_ASSIGN_OR_RETURN(std::string data, ReadFileToString(env_, e.abs));
+      if (data.size() != e.info.size) {
+        return FailedPreconditionError(e.abs + ": changed while it was being hashed");
+      }
+      e.entry.digest = HashBytes(data);
+      e.hashed = true;
+      progress_->Advance(data.size());
+      return sink(e, data);
+    }
     KEEL_ASSIGN_OR_RETURN(HashedFile hashed, keel::HashFile(env_, e.abs));
     if (hashed.size != e.info.size) {
       return FailedPreconditionError(e.abs + ": changed while it was being hashed");
     }
     e.entry.digest = hashed.digest;
+    e.hashed = true;
     progress_->Advance(hashed.size);
     return Status::Ok();
   });
@@ -182,11 +213,12 @@ Status TreeScanner::HashMissing(const std::string& key, std::vector<ScannedEntry
 }
 
 Result<ScannedTree> TreeScanner::ScanFolder(const std::string& abs, const std::string& key) {
-  KEEL_RETURN_IF_ERROR(cache_->Preload(key));
   KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, Walk(abs, key));
   KEEL_RETURN_IF_ERROR(HashMissing(key, &entries));
-  std::sort(entries.begin(), entries.end(),
-            [](const ScannedEntry& a, const ScannedEntry& b) { return a.entry.path < b.entry.path; });
+  return Finish(std::move(entries));
+}
+
+ScannedTree TreeScanner::Finish(std::vector<ScannedEntry> entries) {
   std::vector<ManifestEntry> manifest_entries;
   manifest_entries.reserve(entries.size());
   for (const ScannedEntry& e : entries) manifest_entries.push_back(e.entry);

@@ -2,10 +2,22 @@
 
 #include <cstring>
 
-#include "core/paths.h"
 #include "store/sqlite.h"
 
 namespace keel {
+namespace {
+
+bool ReadRow(const SqliteStatement& stmt, int first, CachedState* out) {
+  std::string_view blob = stmt.Blob(first + 3);
+  if (blob.size() != 32) return false;
+  out->size = static_cast<uint64_t>(stmt.Int(first));
+  out->mtime_ns = stmt.Int(first + 1);
+  out->inode = static_cast<uint64_t>(stmt.Int(first + 2));
+  std::memcpy(out->digest.bytes.data(), blob.data(), 32);
+  return true;
+}
+
+}  // namespace
 
 StateCache::StateCache(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 StateCache::~StateCache() = default;
@@ -22,58 +34,42 @@ Result<std::unique_ptr<StateCache>> StateCache::Open(const std::string& path) {
   return cache;
 }
 
-Status StateCache::Preload(std::string_view prefix) {
-  KEEL_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "SELECT path, size, mtime_ns, inode, hash FROM file_state"
-      " WHERE path = ?1 OR (path > ?2 AND path < ?3)"));
-  std::string under = std::string(prefix) + "/";
-  std::string past = std::string(prefix) + "0";  // '0' follows '/' in byte order
-  stmt->Bind(1, prefix).Bind(2, under).Bind(3, past);
-  for (;;) {
-    KEEL_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    std::string_view blob = stmt->Blob(4);
-    if (blob.size() != 32) continue;
-    Entry e{static_cast<uint64_t>(stmt->Int(1)), stmt->Int(2), static_cast<uint64_t>(stmt->Int(3)), {}};
-    std::memcpy(e.digest.bytes.data(), blob.data(), 32);
-    loaded_.insert_or_assign(stmt->Text(0), e);
-  }
-  preloaded_prefixes_.emplace_back(prefix);
-  return Status::Ok();
-}
-
 std::optional<Digest> StateCache::Lookup(const std::string& path, const FileInfo& info) {
-  auto it = loaded_.find(path);
-  if (it != loaded_.end()) {
-    if (Matches(it->second, info)) return it->second.digest;
-    return std::nullopt;
-  }
-  for (const std::string& prefix : preloaded_prefixes_) {
-    if (IsWithin(prefix, path)) return std::nullopt;  // loaded already: not there
+  auto it = pending_.find(path);
+  if (it != pending_.end()) {
+    return it->second.Matches(info) ? std::optional<Digest>(it->second.digest) : std::nullopt;
   }
   lookup_->Bind(1, path);
   Result<bool> row = lookup_->Step();
   std::optional<Digest> found;
-  if (row.ok() && *row && lookup_->Blob(3).size() == 32) {
-    Entry e{static_cast<uint64_t>(lookup_->Int(0)), lookup_->Int(1),
-            static_cast<uint64_t>(lookup_->Int(2)), {}};
-    std::memcpy(e.digest.bytes.data(), lookup_->Blob(3).data(), 32);
-    if (Matches(e, info)) found = e.digest;
-  }
+  CachedState state;
+  if (row.ok() && *row && ReadRow(*lookup_, 0, &state) && state.Matches(info)) found = state.digest;
   lookup_->Reset();
   return found;
 }
 
-std::optional<Digest> StateCache::LookupLoaded(const std::string& path, const FileInfo& info) const {
-  auto it = loaded_.find(path);
-  if (it != loaded_.end() && Matches(it->second, info)) return it->second.digest;
-  return std::nullopt;
+Status StateCache::ForEachUnder(std::string_view prefix,
+                                const std::function<void(std::string_view, const CachedState&)>& fn) {
+  // The primary key orders rows by path (BINARY: byte order); the range
+  // [prefix + "/", prefix + "0") holds exactly the paths below prefix.
+  KEEL_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
+      "SELECT path, size, mtime_ns, inode, hash FROM file_state"
+      " WHERE path = ?1 OR (path > ?2 AND path < ?3) ORDER BY path"));
+  std::string under = std::string(prefix) + "/";
+  std::string past = std::string(prefix) + "0";  // '0' follows '/' in byte order
+  stmt->Bind(1, prefix).Bind(2, under).Bind(3, past);
+  CachedState state;
+  for (;;) {
+    KEEL_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return Status::Ok();
+    if (!ReadRow(*stmt, 1, &state)) continue;
+    std::string_view path = stmt->Blob(0);
+    fn(path.size() > prefix.size() ? path.substr(prefix.size() + 1) : std::string_view(), state);
+  }
 }
 
 void StateCache::Record(const std::string& path, const FileInfo& info, const Digest& digest) {
-  Entry e{info.size, info.mtime_ns, info.inode, digest};
-  loaded_.insert_or_assign(path, e);
-  pending_.emplace_back(path, e);
+  pending_.insert_or_assign(path, CachedState{info.size, info.mtime_ns, info.inode, digest});
 }
 
 Status StateCache::Flush() {

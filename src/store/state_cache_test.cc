@@ -122,103 +122,51 @@ TEST_F(StateCacheTest, LaterRecordReplacesEarlier) {
   EXPECT_EQ(cache->Lookup("f", Info(3, 3, 3)), HashBytes("new"));
 }
 
-TEST_F(StateCacheTest, PreloadLoadsPrefixAndBelowOnly) {
-  const FileInfo old_info = Info(10, 100, 1000);
-  const FileInfo new_info = Info(20, 200, 2000);
+TEST_F(StateCacheTest, ForEachUnderListsPrefixAndBelowOnlyInByteOrder) {
   const std::vector<std::string> paths = {"a",    "a/b",     "a/b/x", "a/b/y/z", "a/bc",
-                                          "a/b0", "a/b.txt", "a/a",   "b"};
+                                          "a/b0", "a/b.txt", "a/a",   "b",       "a/b/é"};
   {
     std::unique_ptr<StateCache> cache = Open();
     ASSERT_NE(cache, nullptr);
-    for (const std::string& p : paths) cache->Record(p, old_info, HashBytes("old " + p));
+    for (size_t i = 0; i < paths.size(); ++i) {
+      cache->Record(paths[i], Info(i, 100 + i, 1000 + i), HashBytes(paths[i]));
+    }
     ASSERT_TRUE(cache->Flush().ok());
   }
-
   std::unique_ptr<StateCache> cache = Open();
   ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->Preload("a/b").ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(cache->ForEachUnder("a/b", [&](std::string_view rel, const CachedState& s) {
+    std::string full = rel.empty() ? "a/b" : "a/b/" + std::string(rel);
+    EXPECT_EQ(s.digest, HashBytes(full)) << full;
+    seen.emplace_back(rel);
+  }).ok());
+  // Exactly the prefix and what lies below it, in byte order (é is 0xc3 0xa9).
+  EXPECT_EQ(seen, (std::vector<std::string>{"", "x", "y/z", "é"}));
 
-  // Another connection rewrites every entry, and adds one below the prefix.
-  // What the first cache preloaded it now answers from memory; everything
-  // else it must still look up in the database.
-  {
-    std::unique_ptr<StateCache> writer = Open();
-    ASSERT_NE(writer, nullptr);
-    for (const std::string& p : paths) writer->Record(p, new_info, HashBytes("new " + p));
-    writer->Record("a/b/added", new_info, HashBytes("added"));
-    writer->Record("a/bz", new_info, HashBytes("bz"));
-    ASSERT_TRUE(writer->Flush().ok());
-  }
-
-  for (const std::string p : {"a/b", "a/b/x", "a/b/y/z"}) {
-    SCOPED_TRACE(p);
-    EXPECT_EQ(cache->Lookup(p, old_info), HashBytes("old " + p));  // preloaded
-    EXPECT_FALSE(cache->Lookup(p, new_info).has_value());
-  }
-  for (const std::string p : {"a/bc", "a/b0", "a/b.txt", "a/a", "a", "b"}) {
-    SCOPED_TRACE(p);
-    EXPECT_EQ(cache->Lookup(p, new_info), HashBytes("new " + p));  // queried
-    EXPECT_FALSE(cache->Lookup(p, old_info).has_value());
-  }
-  EXPECT_EQ(cache->Lookup("a/bz", new_info), HashBytes("bz"));
-  // Below a preloaded prefix, an entry missing at preload time is a miss.
-  EXPECT_FALSE(cache->Lookup("a/b/added", new_info).has_value());
+  seen.clear();
+  ASSERT_TRUE(cache->ForEachUnder("nothing/here", [&](std::string_view rel, const CachedState&) {
+    seen.emplace_back(rel);
+  }).ok());
+  EXPECT_TRUE(seen.empty());
 }
 
-TEST_F(StateCacheTest, PreloadOfUnknownPrefixStillAnswersOtherPaths) {
-  {
-    std::unique_ptr<StateCache> cache = Open();
-    ASSERT_NE(cache, nullptr);
-    cache->Record("data/x", Info(1, 1, 1), HashBytes("x"));
-    ASSERT_TRUE(cache->Flush().ok());
-  }
+TEST_F(StateCacheTest, ForEachUnderSeesOnlyFlushedEntries) {
   std::unique_ptr<StateCache> cache = Open();
   ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->Preload("models").ok());
-  ASSERT_TRUE(cache->Preload("data/x").ok());
-  EXPECT_EQ(cache->Lookup("data/x", Info(1, 1, 1)), HashBytes("x"));
-  EXPECT_FALSE(cache->Lookup("models/m.bin", Info(1, 1, 1)).has_value());
-  // Recording below a preloaded prefix is visible at once, and after reopening.
-  cache->Record("models/m.bin", Info(5, 5, 5), HashBytes("m"));
-  EXPECT_EQ(cache->Lookup("models/m.bin", Info(5, 5, 5)), HashBytes("m"));
+  cache->Record("d/a", Info(1, 2, 3), HashBytes("a"));
+  int count = 0;
+  auto counter = [&](std::string_view, const CachedState& s) {
+    EXPECT_TRUE(s.Matches(Info(1, 2, 3)));
+    EXPECT_FALSE(s.Matches(Info(1, 2, 4)));
+    ++count;
+  };
+  ASSERT_TRUE(cache->ForEachUnder("d", counter).ok());
+  EXPECT_EQ(count, 0);
+  EXPECT_EQ(cache->Lookup("d/a", Info(1, 2, 3)), HashBytes("a"));  // pending, but seen by Lookup
   ASSERT_TRUE(cache->Flush().ok());
-  cache = Open();
-  ASSERT_NE(cache, nullptr);
-  EXPECT_EQ(cache->Lookup("models/m.bin", Info(5, 5, 5)), HashBytes("m"));
-}
-
-TEST_F(StateCacheTest, LookupLoadedAnswersOnlyFromMemory) {
-  const FileInfo info = Info(7, 8, 9);
-  {
-    std::unique_ptr<StateCache> cache = Open();
-    ASSERT_NE(cache, nullptr);
-    for (const std::string p : {"d/a", "d/b", "e/c"}) cache->Record(p, info, HashBytes(p));
-    ASSERT_TRUE(cache->Flush().ok());
-  }
-  std::unique_ptr<StateCache> cache = Open();
-  ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->Preload("d").ok());
-  EXPECT_EQ(cache->LookupLoaded("d/a", info), HashBytes("d/a"));
-  EXPECT_FALSE(cache->LookupLoaded("d/a", Info(7, 8, 10)).has_value());
-  EXPECT_FALSE(cache->LookupLoaded("d/missing", info).has_value());
-  // Not preloaded: no query is made, so no answer; Lookup does query.
-  EXPECT_FALSE(cache->LookupLoaded("e/c", info).has_value());
-  EXPECT_EQ(cache->Lookup("e/c", info), HashBytes("e/c"));
-
-  // Several threads at once, while nothing else touches the cache.
-  constexpr int kThreads = 4;
-  std::vector<int> hits(kThreads, 0);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 1000; ++i) {
-        const char* p = i % 2 == 0 ? "d/a" : "d/b";
-        if (cache->LookupLoaded(p, info) == HashBytes(p)) ++hits[t];
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(hits[t], 1000);
+  ASSERT_TRUE(cache->ForEachUnder("d", counter).ok());
+  EXPECT_EQ(count, 1);
 }
 
 TEST_F(StateCacheTest, OpenFailureNamesThePath) {
