@@ -170,7 +170,15 @@ Result<std::optional<PackSet::Location>> PackSet::Find(const Digest& digest, boo
 }
 
 Result<std::string> PackSet::Read(const Location& location) {
-  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> file, env_->OpenForRead(location.pack_path));
+  ReadableFile* file = nullptr;
+  {
+    std::lock_guard lock(files_mu_);
+    std::unique_ptr<ReadableFile>& slot = files_[location.pack_path];
+    if (slot == nullptr) {
+      KEEL_ASSIGN_OR_RETURN(slot, env_->OpenForRead(location.pack_path));
+    }
+    file = slot.get();
+  }
   std::string data(location.size, '\0');
   size_t done = 0;
   while (done < data.size()) {

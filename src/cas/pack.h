@@ -112,6 +112,11 @@ class PackSet {
     uint64_t size;
   };
   std::unordered_map<Digest, Slot, DigestHash> slots_;
+  // Open pack files, shared by readers (ReadAt is positionless). Kept for
+  // the set's lifetime: packs are named by their content, so a name never
+  // comes to mean other bytes.
+  std::mutex files_mu_;
+  std::unordered_map<std::string, std::unique_ptr<ReadableFile>> files_;
 };
 
 // "pack-<hex>.idx" → "pack-<hex>.pack".

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/parallel.h"
 #include "core/paths.h"
 #include "data/data_service.h"
 #include "data/tree.h"
@@ -123,13 +124,34 @@ class Checkouter {
       Status s = env_->RemoveDir(JoinPath(abs, d));
       if (!s.ok() && s.code() != StatusCode::kNotFound && s.code() != StatusCode::kFailedPrecondition) return s;
     }
-    progress_->Begin("checking out " + path, writes.size());
+    // Folders first (sorted, so parents before children), then the files,
+    // a folder per task so that threads do not contend for one folder.
+    std::set<std::string> dirs;
+    std::vector<std::vector<const ManifestEntry*>> by_dir;  // runs of one folder
+    std::string last_dir = "\n";
     for (const ManifestEntry* e : writes) {
-      KEEL_RETURN_IF_ERROR(WriteEntry(JoinPath(abs, e->path), *e));
-      progress_->Advance(1);
-      ++result.written;
+      if (e->mode == EntryMode::kEmptyDir) {
+        dirs.insert(e->path);
+        continue;
+      }
+      std::string dir = DirName(e->path);
+      if (dir != last_dir) by_dir.emplace_back();
+      by_dir.back().push_back(e);
+      dirs.insert(dir);
+      last_dir = std::move(dir);
     }
+    for (const std::string& dir : dirs) KEEL_RETURN_IF_ERROR(CreateDirs(env_, JoinPath(abs, dir)));
+    progress_->Begin("checking out " + path, writes.size());
+    Status written = ParallelFor(by_dir.size(), WorkerThreads(), [&](size_t i) -> Status {
+      for (const ManifestEntry* e : by_dir[i]) {
+        KEEL_RETURN_IF_ERROR(WriteEntry(JoinPath(abs, e->path), *e));
+        progress_->Advance(1);
+      }
+      return Status::Ok();
+    });
     progress_->End();
+    KEEL_RETURN_IF_ERROR(written);
+    result.written = writes.size();
     result.changed = result.written > 0 || result.removed > 0;
     return result;
   }
@@ -173,11 +195,8 @@ class Checkouter {
     return unstored.empty() ? Status::Ok() : RefuseUnstored(path, unstored);
   }
 
+  // REQUIRES: the entry's folder exists.
   Status WriteEntry(const std::string& abs, const ManifestEntry& e) {
-    if (e.mode == EntryMode::kEmptyDir) return CreateDirs(env_, abs);
-    KEEL_RETURN_IF_ERROR(CreateDirs(env_, DirName(abs)));
-    Result<FileInfo> existing = env_->Stat(abs);
-    if (existing.ok() && existing->type == FileType::kDirectory) KEEL_RETURN_IF_ERROR(RemoveTree(env_, abs));
     if (e.mode == EntryMode::kSymlink) {
       KEEL_ASSIGN_OR_RETURN(std::string target, project_->objects().ReadVerified(e.digest));
       std::string temp = TempNameBeside(abs);
@@ -196,6 +215,15 @@ class Checkouter {
 
   Status RenameOrDrop(const std::string& temp, const std::string& abs) {
     Status s = env_->Rename(temp, abs);
+    if (!s.ok() && s.code() == StatusCode::kFailedPrecondition) {
+      // A folder the old version had where this version has a file (a
+      // non-empty one that the removals did not clear).
+      Result<FileInfo> existing = env_->Stat(abs);
+      if (existing.ok() && existing->type == FileType::kDirectory) {
+        KEEL_RETURN_IF_ERROR(RemoveTree(env_, abs));
+        s = env_->Rename(temp, abs);
+      }
+    }
     if (!s.ok()) (void)env_->RemoveFile(temp);
     return s;
   }

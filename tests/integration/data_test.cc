@@ -152,6 +152,58 @@ TEST_F(DataTest, ModifyAddAgainThenCheckOutTheOldPointer) {
   EXPECT_EQ(Keel({"data", "verify"}).exit_code, 0);
 }
 
+TEST_F(DataTest, CheckoutSwapsFilesAndFoldersOfTheSameName) {
+  MakeDirs(dir_ / "d/x/deep");
+  WriteFile(dir_ / "d/x/deep/a.txt", "a");
+  WriteFile(dir_ / "d/y", "y is a file");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  std::string v1 = ReadFile(dir_ / "d.keel");
+  auto v1_tree = Snapshot(dir_ / "d");
+
+  fs::remove_all(dir_ / "d/x");
+  WriteFile(dir_ / "d/x", "x is a file now");
+  fs::remove(dir_ / "d/y");
+  MakeDirs(dir_ / "d/y/z");
+  WriteFile(dir_ / "d/y/z/b.txt", "b");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  std::string v2 = ReadFile(dir_ / "d.keel");
+  auto v2_tree = Snapshot(dir_ / "d");
+
+  WriteFile(dir_ / "d.keel", v1);
+  RunResult r = Keel({"data", "checkout"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Snapshot(dir_ / "d"), v1_tree);
+  WriteFile(dir_ / "d.keel", v2);
+  r = Keel({"data", "checkout"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Snapshot(dir_ / "d"), v2_tree);
+  EXPECT_EQ(State("d"), "unchanged");
+}
+
+TEST_F(DataTest, ManySmallFilesArePackedAndRoundTrip) {
+  for (int d = 0; d < 10; ++d) {
+    MakeDirs(dir_ / ("many/d" + std::to_string(d)));
+    for (int f = 0; f < 30; ++f) {
+      WriteFile(dir_ / ("many/d" + std::to_string(d) + "/f" + std::to_string(f)),
+                std::to_string(d * 1000 + f) + std::string(static_cast<size_t>(f * 7), 'z'));
+    }
+  }
+  auto before = Snapshot(dir_ / "many");
+  nlohmann::json added = KeelJson({"data", "add", "many"});
+  EXPECT_EQ(added[0]["files"], 300);
+  EXPECT_EQ(added[0]["objects_stored"], 301);  // 300 files + the manifest
+  // Two files (pack + index) instead of one per object.
+  size_t pack_files = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / ".keel/objects/pack")) pack_files += e.is_regular_file();
+  EXPECT_EQ(pack_files, 2u);
+  fs::remove_all(dir_ / "many");
+  ASSERT_EQ(Keel({"data", "checkout"}).exit_code, 0);
+  EXPECT_EQ(Snapshot(dir_ / "many"), before);
+  nlohmann::json verify = KeelJson({"data", "verify"});
+  EXPECT_EQ(verify["objects"], 301);
+  EXPECT_EQ(verify["ok"], true);
+}
+
 TEST_F(DataTest, StatusReportsEachState) {
   WriteFile(dir_ / "a.txt", "a");
   WriteFile(dir_ / "b.txt", "b");
