@@ -1,8 +1,10 @@
 // `keel data add|status|checkout|verify`.
 #include <iostream>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "core/paths.h"
 #include "data/data_service.h"
 
 namespace keel::cli {
@@ -56,9 +58,14 @@ Status RunAdd(Context& ctx, const DataOptions& opts) {
     std::cout << "  (" << r.objects_stored << " new objects) -> " << r.pointer_path << "\n";
   }
   if (!results.empty()) {
+    std::set<std::string> files;
+    for (const AddResult& r : results) {
+      files.insert(r.pointer_path);
+      files.insert(JoinPath(DirName(r.path), ".gitignore"));
+    }
     std::cout << "To track the changes with git, run:\n    git add";
-    for (const AddResult& r : results) std::cout << " " << r.pointer_path;
-    std::cout << " .gitignore\n";
+    for (const std::string& f : files) std::cout << " " << f;
+    std::cout << "\n";
   }
   return Status::Ok();
 }

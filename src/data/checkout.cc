@@ -237,14 +237,7 @@ class Checkouter {
 Result<std::vector<CheckoutResult>> DataService::Checkout(const std::string& cwd,
                                                           const std::vector<std::string>& pointers,
                                                           CheckoutMode mode) {
-  std::vector<std::string> pointer_paths;
-  if (pointers.empty()) {
-    KEEL_ASSIGN_OR_RETURN(pointer_paths, FindPointers());
-  }
-  for (const std::string& arg : pointers) {
-    KEEL_ASSIGN_OR_RETURN(std::string rel, ResolvePointer(cwd, arg));
-    pointer_paths.push_back(std::move(rel));
-  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> pointer_paths, ResolvePointers(cwd, pointers));
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
   std::vector<CheckoutResult> results;
   for (const std::string& p : pointer_paths) {

@@ -200,6 +200,17 @@ Result<std::string> DataService::ResolvePointer(const std::string& cwd, const st
   return rel;
 }
 
+Result<std::vector<std::string>> DataService::ResolvePointers(const std::string& cwd,
+                                                              const std::vector<std::string>& args) {
+  if (args.empty()) return FindPointers();
+  std::vector<std::string> out;
+  for (const std::string& arg : args) {
+    KEEL_ASSIGN_OR_RETURN(std::string rel, ResolvePointer(cwd, arg));
+    out.push_back(std::move(rel));
+  }
+  return out;
+}
+
 Result<Pointer> DataService::LoadPointer(const std::string& pointer_path) {
   KEEL_ASSIGN_OR_RETURN(std::string text,
                         ReadFileToString(project_->env(), project_->Abs(pointer_path)));
@@ -235,14 +246,9 @@ Result<std::vector<std::string>> DataService::FindPointers() {
 
 Result<std::vector<DataStatus>> DataService::StatusOf(const std::string& cwd,
                                                     const std::vector<std::string>& pointers) {
-  std::vector<std::string> pointer_paths;
-  if (pointers.empty()) {
-    KEEL_ASSIGN_OR_RETURN(pointer_paths, FindPointers());
-  }
-  for (const std::string& arg : pointers) {
-    KEEL_ASSIGN_OR_RETURN(std::string rel, ResolvePointer(cwd, arg));
-    pointer_paths.push_back(std::move(rel));
-  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> pointer_paths, ResolvePointers(cwd, pointers));
+  // Shared with adds and checkouts; excludes gc, which may rewrite packs.
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
   std::vector<DataStatus> out;
   for (const std::string& p : pointer_paths) {
     KEEL_ASSIGN_OR_RETURN(DataStatus status, StatusOne(p));

@@ -107,6 +107,9 @@ class DataService {
  private:
   Result<AddResult> AddOne(const std::string& path);
   Result<std::string> ResolvePointer(const std::string& cwd, const std::string& arg);
+  // The pointers named by `args` (PATH or PATH.keel), or all when empty.
+  Result<std::vector<std::string>> ResolvePointers(const std::string& cwd,
+                                                   const std::vector<std::string>& args);
   Result<Pointer> LoadPointer(const std::string& pointer_path);
   Result<DataStatus> StatusOne(const std::string& pointer_path);
   Result<CheckoutResult> CheckoutOne(const std::string& pointer_path, CheckoutMode mode);
