@@ -1,4 +1,5 @@
 // `keel data add|status|checkout|verify`.
+#include <ctime>
 #include <iostream>
 #include <set>
 
@@ -144,6 +145,40 @@ Status RunVerify(Context& ctx) {
                       report.problems.front());
 }
 
+std::string FormatTime(int64_t ns) {
+  std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status RunLog(Context& ctx, const DataOptions& opts) {
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx));
+  std::string path = opts.paths.empty() ? "" : opts.paths.front();
+  KEEL_ASSIGN_OR_RETURN(auto versions, s.data->Log(ctx.cwd, path));
+  if (ctx.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [v, stored] : versions) {
+      out.push_back({{"id", v.id}, {"path", v.path}, {"kind", v.kind}, {"hash", v.digest.ToString()},
+                     {"size", v.size}, {"files", v.files}, {"created_at", FormatTime(v.created_at_ns)},
+                     {"git_commit", v.git_commit}, {"stored", stored}});
+    }
+    PrintJson(out);
+    return Status::Ok();
+  }
+  for (const auto& [v, stored] : versions) {
+    std::cout << std::to_string(v.id) << "  " << FormatTime(v.created_at_ns) << "  " << v.path << "  "
+              << v.digest.ToString().substr(0, 19) << "  " << FormatBytes(v.size);
+    if (v.kind == "dir") std::cout << ", " << v.files << " files";
+    if (!v.git_commit.empty()) std::cout << "  git " << v.git_commit.substr(0, 10);
+    if (!stored) std::cout << "  (not in the store)";
+    std::cout << "\n";
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterDataCommands(CLI::App& app, Context& ctx) {
@@ -165,6 +200,11 @@ void RegisterDataCommands(CLI::App& app, Context& ctx) {
   cmd->add_option("pointer", checkout->paths, "pointers (PATH or PATH.keel); default: all");
   cmd->add_flag("--force,-f", checkout->force, "overwrite changes that are not in the store");
   cmd->callback([&ctx, checkout] { ctx.action = [&ctx, checkout] { return RunCheckout(ctx, *checkout); }; });
+
+  auto log = std::make_shared<DataOptions>();
+  cmd = data->add_subcommand("log", "list the recorded versions of tracked data, newest first");
+  cmd->add_option("path", log->paths, "a tracked path (default: all)")->expected(0, 1);
+  cmd->callback([&ctx, log] { ctx.action = [&ctx, log] { return RunLog(ctx, *log); }; });
 
   cmd = data->add_subcommand("verify", "rehash every stored object and check every pointer's objects");
   cmd->callback([&ctx] { ctx.action = [&ctx] { return RunVerify(ctx); }; });

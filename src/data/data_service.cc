@@ -217,6 +217,25 @@ Result<Pointer> DataService::LoadPointer(const std::string& pointer_path) {
   return Pointer::Parse(text, pointer_path);
 }
 
+Result<std::vector<std::pair<DataVersion, bool>>> DataService::Log(const std::string& cwd,
+                                                                   const std::string& path) {
+  std::string rel;
+  if (!path.empty()) {
+    KEEL_ASSIGN_OR_RETURN(rel, project_->ToProjectPath(cwd, path));
+    if (EndsWith(rel, kPointerSuffix)) rel.resize(rel.size() - kPointerSuffix.size());
+  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<DataVersion> versions, project_->metadata().ListDataVersions(rel));
+  if (!path.empty() && versions.empty()) {
+    return NotFoundError(path + ": no recorded versions (track it with `keel data add`)");
+  }
+  std::vector<std::pair<DataVersion, bool>> out;
+  for (DataVersion& v : versions) {
+    bool stored = project_->objects().Has(v.digest);
+    out.emplace_back(std::move(v), stored);
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> DataService::FindPointers() {
   Env* env = project_->env();
   std::vector<std::string> found;

@@ -101,6 +101,10 @@ class DataService {
   // leftovers of interrupted adds.
   Result<GcReport> Gc(GcMode mode, GcScope scope);
 
+  // The recorded versions of the data at `path` (relative to cwd; every
+  // path when empty), newest first, with whether each is still stored.
+  Result<std::vector<std::pair<DataVersion, bool>>> Log(const std::string& cwd, const std::string& path);
+
   // Project paths of every pointer file in the workspace, sorted.
   Result<std::vector<std::string>> FindPointers();
 

@@ -74,6 +74,9 @@ class DataTest : public ::testing::Test {
 TEST_F(DataTest, FileRoundTrip) {
   fs::copy_file(SourcePath("examples/census-income/data/adult.csv"), dir_ / "adult.csv");
   std::string original = Sha256OfFile(dir_ / "adult.csv");
+  RunResult quiet = Keel({"data", "add", "adult.csv"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");  // no progress bar when stderr is not a terminal
   nlohmann::json added = KeelJson({"data", "add", "adult.csv"});
   ASSERT_EQ(added.size(), 1u);
   EXPECT_EQ(added[0]["hash"], original);
@@ -202,6 +205,34 @@ TEST_F(DataTest, ManySmallFilesArePackedAndRoundTrip) {
   nlohmann::json verify = KeelJson({"data", "verify"});
   EXPECT_EQ(verify["objects"], 301);
   EXPECT_EQ(verify["ok"], true);
+}
+
+TEST_F(DataTest, LogListsEveryVersionWithItsGitCommitAndWhetherItIsStored) {
+  WriteFile(dir_ / "f.txt", "v1");
+  ASSERT_EQ(Keel({"data", "add", "f.txt"}).exit_code, 0);
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-c", "user.name=t", "-c", "user.email=t@localhost"});
+    return RunProgram(dir_.path(), args);
+  };
+  ASSERT_EQ(git({"add", "-A"}).exit_code, 0);
+  ASSERT_EQ(git({"commit", "-qm", "v1"}).exit_code, 0);
+  std::string head = RunProgram(dir_.path(), {"git", "rev-parse", "HEAD"}).out.substr(0, 40);
+  WriteFile(dir_ / "f.txt", "v2");
+  ASSERT_EQ(Keel({"data", "add", "f.txt"}).exit_code, 0);
+  ASSERT_EQ(Keel({"data", "add", "f.txt"}).exit_code, 0);  // unchanged: no new version
+
+  nlohmann::json log = KeelJson({"data", "log", "f.txt"});
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0]["git_commit"], head);  // newest first
+  EXPECT_EQ(log[1]["git_commit"], "");    // added before the first commit
+  EXPECT_EQ(log[0]["stored"], true);
+  EXPECT_EQ(log[1]["stored"], true);
+  ASSERT_EQ(Keel({"gc", "--workspace"}).exit_code, 0);
+  log = KeelJson({"data", "log", "f.txt.keel"});
+  EXPECT_EQ(log[1]["stored"], false);
+  RunResult missing = Keel({"data", "log", "other.txt"});
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find("other.txt: no recorded versions"), std::string::npos) << missing.err;
 }
 
 TEST_F(DataTest, StatusReportsEachState) {
