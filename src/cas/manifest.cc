@@ -6,7 +6,6 @@
 namespace keel {
 namespace {
 
-constexpr std::string_view kHeader = "keel-manifest 1\n";
 
 std::string EscapePath(std::string_view path) {
   std::string out;
@@ -108,7 +107,7 @@ const ManifestEntry* Manifest::Find(std::string_view path) const {
 }
 
 std::string Manifest::Serialize() const {
-  std::string out(kHeader);
+  std::string out(kManifestHeader);
   out.reserve(entries_.size() * 100);
   for (const ManifestEntry& e : entries_) {
     out += ModeText(e.mode);
@@ -124,10 +123,10 @@ std::string Manifest::Serialize() const {
 }
 
 Result<Manifest> Manifest::Parse(std::string_view text, std::string_view what) {
-  if (text.substr(0, kHeader.size()) != kHeader) {
+  if (text.substr(0, kManifestHeader.size()) != kManifestHeader) {
     return CorruptError(std::string(what) + ": not a keel manifest (missing 'keel-manifest 1' header)");
   }
-  text.remove_prefix(kHeader.size());
+  text.remove_prefix(kManifestHeader.size());
   std::vector<ManifestEntry> entries;
   size_t line_no = 1;
   while (!text.empty()) {

@@ -12,6 +12,9 @@
 
 namespace keel {
 
+// The first line of every manifest object.
+inline constexpr std::string_view kManifestHeader = "keel-manifest 1\n";
+
 // Git-style entry modes.
 enum class EntryMode : uint32_t {
   kFile = 0100644,

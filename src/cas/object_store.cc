@@ -65,10 +65,11 @@ ObjectStore::ObjectStore(Env* env, std::string root, std::vector<CloneMethod> cl
 }
 
 Status ObjectStore::Init() {
-  if (Exists(env_, JoinPath(root_, "pack"))) return Status::Ok();
-  KEEL_RETURN_IF_ERROR(CreateDirs(env_, root_));
-  KEEL_RETURN_IF_ERROR(env_->CreateDir(JoinPath(root_, "tmp")));
-  return env_->CreateDir(JoinPath(root_, "pack"));
+  // Only what is missing is created: opening a store writes nothing.
+  for (const std::string& dir : {root_, JoinPath(root_, "tmp"), JoinPath(root_, "pack")}) {
+    if (!Exists(env_, dir)) KEEL_RETURN_IF_ERROR(CreateDirs(env_, dir));
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<PackSet::Location>> ObjectStore::FindPacked(const Digest& digest) const {
@@ -143,6 +144,21 @@ Result<std::string> ObjectStore::ReadVerified(const Digest& digest) const {
   return data;
 }
 
+bool ObjectStore::StartsWith(const Digest& digest, std::string_view prefix) const {
+  std::string head(prefix.size(), '\0');
+  Result<std::unique_ptr<ReadableFile>> file = env_->OpenForRead(PathOf(digest));
+  if (file.ok()) {
+    Result<size_t> n = (*file)->ReadAt(0, head.data(), head.size());
+    return n.ok() && *n == head.size() && head == prefix;
+  }
+  Result<std::optional<PackSet::Location>> at = FindPacked(digest);
+  if (!at.ok() || !at->has_value() || (*at)->size < prefix.size()) return false;
+  PackSet::Location first = **at;
+  first.size = prefix.size();
+  Result<std::string> data = packs_->Read(first);
+  return data.ok() && *data == prefix;
+}
+
 PackWriter* ObjectStore::Batch::pack() {
   std::lock_guard lock(mu_);
   if (pack_ == nullptr) pack_ = std::make_unique<PackWriter>(store_->env_, store_->root_ + "/tmp");
@@ -154,7 +170,9 @@ ObjectStore::Batch::~Batch() {
 }
 
 Status ObjectStore::Batch::AddBytes(std::string_view data, const Digest& digest, Placement placement) {
-  if (store_->Has(digest)) return Status::Ok();
+  // kLoose promises a loose copy, even of an object that is also packed.
+  bool stored = placement == Placement::kLoose ? Exists(store_->env_, store_->PathOf(digest)) : store_->Has(digest);
+  if (stored) return Status::Ok();
   if (placement == Placement::kAuto && Packs(data.size())) return pack()->Append(digest, data);
   Env* env = store_->env_;
   std::string temp = store_->NewTempPath(digest);

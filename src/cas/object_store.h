@@ -58,6 +58,9 @@ class ObjectStore {
   Result<Digest> PutBytes(std::string_view data);
   // Reads a whole object and checks it against its digest (corrupt if not).
   Result<std::string> ReadVerified(const Digest& digest) const;
+  // True if the object is stored and its bytes begin with `prefix` (reads
+  // only that many bytes).
+  bool StartsWith(const Digest& digest, std::string_view prefix) const;
 
   // A group of puts made durable together: one filesystem sync for the whole
   // group instead of an fsync per object. Objects appear at Commit(); a batch

@@ -134,6 +134,7 @@ Status RunVerify(Context& ctx) {
   if (ctx.json) {
     PrintJson({{"objects", report.objects}, {"bytes", report.bytes}, {"problems", report.problems},
                {"ok", report.problems.empty()}});
+    ctx.printed_json = true;
   } else {
     for (const std::string& p : report.problems) std::cout << p << "\n";
     std::cout << "verified " << report.objects << " objects (" << FormatBytes(report.bytes) << "): "

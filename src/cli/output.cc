@@ -22,7 +22,7 @@ int ExitCodeFor(StatusCode code) {
 int ReportError(const Context& ctx, const Status& status) {
   std::fflush(stdout);
   std::cerr << "keel: error: " << status.message() << "\n";
-  if (ctx.json) {
+  if (ctx.json && !ctx.printed_json) {
     PrintJson({{"error", status.message()}, {"code", std::string(StatusCodeName(status.code()))}});
   }
   return ExitCodeFor(status.code());

@@ -33,6 +33,9 @@ struct Context {
   bool json = false;
   // Set by the parsed subcommand; run after parsing.
   std::function<Status()> action;
+  // Set by a command that printed its JSON result before failing, so that
+  // stdout stays one JSON document.
+  bool printed_json = false;
 };
 
 // Prints `status` to stderr as "keel: error: <message>" (and, with --json,

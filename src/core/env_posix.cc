@@ -119,7 +119,7 @@ class PosixFileLock final : public FileLock {
   Fd fd_;
 };
 
-Status CopyBytes(int in, int out, const std::string& src) {
+Status CopyBytes(int in, int out, const std::string& src, const std::string& dst) {
   // copy_file_range lets the kernel copy (and some filesystems share blocks);
   // it is refused across some filesystem pairs, so fall back to read/write.
   for (;;) {
@@ -128,7 +128,8 @@ Status CopyBytes(int in, int out, const std::string& src) {
     if (n > 0) continue;
     if (errno == EINTR) continue;
     if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
-    return ErrnoError(src, errno);
+    // Most failures here are the destination's (a full disk).
+    return ErrnoError(errno == EIO ? src : dst, errno);
   }
   std::string buf(1 << 20, '\0');
   for (;;) {
@@ -139,7 +140,7 @@ Status CopyBytes(int in, int out, const std::string& src) {
     for (ssize_t off = 0; off < got;) {
       ssize_t put = ::write(out, buf.data() + off, static_cast<size_t>(got - off));
       if (put < 0 && errno == EINTR) continue;
-      if (put < 0) return ErrnoError(src, errno);
+      if (put < 0) return ErrnoError(dst, errno);
       off += put;
     }
   }
@@ -272,7 +273,7 @@ class PosixEnv final : public Env {
     if (method == CloneMethod::kReflink) {
       if (::ioctl(out.get(), FICLONE, in.get()) != 0) status = ErrnoError(dst, errno);
     } else {
-      status = CopyBytes(in.get(), out.get(), src);
+      status = CopyBytes(in.get(), out.get(), src, dst);
     }
     if (!status.ok()) ::unlink(dst.c_str());
     return status;

@@ -100,9 +100,14 @@ class Checkouter {
     std::vector<const ScannedEntry*> removals;
     std::vector<std::string> unstored;
     for (const ManifestEntry& e : manifest.entries()) {
-      auto it = FindScanned(now, e.path);
-      if (it == nullptr || !(it->entry == e)) writes.push_back(&e);
-      if (it != nullptr && !(it->entry == e) && !IsStored(*it)) unstored.push_back(JoinPath(path, e.path));
+      const ScannedEntry* it = FindScanned(now, e.path);
+      if (it != nullptr && it->entry == e) continue;
+      writes.push_back(&e);
+      if (it == nullptr) continue;
+      if (!IsStored(*it)) unstored.push_back(JoinPath(path, e.path));
+      // An empty folder where a file goes, or a file where an empty folder
+      // goes, must be cleared first; a file over a file is just replaced.
+      if ((it->entry.mode == EntryMode::kEmptyDir) != (e.mode == EntryMode::kEmptyDir)) removals.push_back(it);
     }
     for (const ScannedEntry& s : now.entries) {
       if (manifest.Find(s.entry.path) != nullptr) continue;

@@ -70,6 +70,13 @@ Result<std::vector<AddResult>> DataService::Add(const std::string& cwd,
     KEEL_ASSIGN_OR_RETURN(std::string rel, project_->ToProjectPath(cwd, p));
     project_paths.push_back(std::move(rel));
   }
+  // Every path must exist before any is added: a typo in the last path
+  // must not leave the first ones half-reported.
+  for (size_t i = 0; i < project_paths.size(); ++i) {
+    if (!Exists(project_->env(), project_->Abs(project_paths[i]))) {
+      return NotFoundError(paths[i] + ": no such file or folder (nothing was added)");
+    }
+  }
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
   std::vector<AddResult> results;
   for (const std::string& rel : project_paths) {
@@ -142,6 +149,13 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
     KEEL_RETURN_IF_ERROR(batch.Commit());
   } else {
     KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, scanner.Walk(abs, path));
+    for (const ScannedEntry& e : entries) {
+      if (e.entry.mode != EntryMode::kEmptyDir && EndsWith(e.entry.path, kPointerSuffix)) {
+        return FailedPreconditionError(JoinPath(path, e.entry.path) + ": a pointer inside " + path +
+                                       " (its data is tracked on its own); remove it or add " + path +
+                                       "'s parts one by one");
+      }
+    }
     // Many small files go into one pack rather than one file each, straight
     // from the buffer they were hashed from.
     Packing packing = entries.size() >= kPackFromFiles ? Packing::kSmallObjects : Packing::kLoose;
@@ -186,7 +200,8 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
   version.git_commit = project_->git().head_commit;
   KEEL_ASSIGN_OR_RETURN(result.version_id, project_->metadata().RecordDataVersion(version));
   KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, project_->Abs(result.pointer_path), pointer.Serialize()));
-  KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, project_->Abs(DirName(path)), BaseName(path)));
+  KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, project_->Abs(DirName(path)), BaseName(path),
+                                         JoinPath(project_->keel_dir(), "gitignore.lock")));
   return result;
 }
 
@@ -224,6 +239,7 @@ Result<std::vector<std::pair<DataVersion, bool>>> DataService::Log(const std::st
     KEEL_ASSIGN_OR_RETURN(rel, project_->ToProjectPath(cwd, path));
     if (EndsWith(rel, kPointerSuffix)) rel.resize(rel.size() - kPointerSuffix.size());
   }
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
   KEEL_ASSIGN_OR_RETURN(std::vector<DataVersion> versions, project_->metadata().ListDataVersions(rel));
   if (!path.empty() && versions.empty()) {
     return NotFoundError(path + ": no recorded versions (track it with `keel data add`)");
@@ -319,6 +335,7 @@ Result<DataStatus> DataService::StatusOne(const std::string& pointer_path) {
 }
 
 Result<VerifyReport> DataService::Verify() {
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
   ObjectStore& objects = project_->objects();
   VerifyReport report;
   std::vector<std::pair<Digest, uint64_t>> all;
@@ -352,7 +369,12 @@ Result<VerifyReport> DataService::Verify() {
     }
     if (pointer->kind != DataKind::kDir) continue;
     Result<std::string> text = objects.ReadVerified(pointer->digest);
-    if (!text.ok()) continue;  // reported as corrupt above
+    if (!text.ok()) {
+      if (text.status().code() != StatusCode::kCorrupt) {  // corrupt ones are reported above
+        report.problems.push_back("unreadable: " + p + ": " + text.status().message());
+      }
+      continue;
+    }
     Result<Manifest> manifest = Manifest::Parse(*text, pointer->digest.ToString());
     if (!manifest.ok()) {
       report.problems.push_back("corrupt: " + manifest.status().message());

@@ -118,7 +118,10 @@ class DataService {
   Result<DataStatus> StatusOne(const std::string& pointer_path);
   Result<CheckoutResult> CheckoutOne(const std::string& pointer_path, CheckoutMode mode);
   Status CheckNoTrackedAncestor(const std::string& path);
-  Status CollectRoots(GcScope scope, std::vector<Digest>* roots);
+  // Every object reachable from pointers, keel.lock and (for kAllVersions)
+  // metadata records, manifests expanded. Fails rather than guess when a
+  // pointer or a folder's manifest cannot be read.
+  Status CollectRoots(GcScope scope, std::vector<Digest>* reachable);
 
   Project* project_;
   ProgressSink* progress_;

@@ -68,10 +68,12 @@ Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
   }
   Pointer p;
   p.path = root["path"].Scalar();
-  if (p.path.empty() || p.path.front() == '/' || NormalizePath(p.path) != p.path ||
-      p.path.substr(0, 2) == "..") {
+  // One name beside the pointer: a pointer from someone else's commit must
+  // not be able to make checkout write or delete anything else.
+  if (p.path.empty() || p.path.find('/') != std::string::npos || p.path == "." || p.path == ".." ||
+      p.path == ".keel" || p.path == ".git" || p.path.find('\0') != std::string::npos) {
     return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path': '" + p.path +
-                                "' must be a relative path inside the pointer's folder");
+                                "' must be the name of a file or folder beside the pointer");
   }
   std::string kind = root["kind"] ? root["kind"].Scalar() : "file";
   if (kind == "file") p.kind = DataKind::kFile;

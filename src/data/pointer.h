@@ -17,7 +17,7 @@ enum class DataKind { kFile, kDir };
 std::string_view DataKindName(DataKind kind);
 
 struct Pointer {
-  std::string path;  // the data's path relative to the pointer's folder
+  std::string path;  // the data's name, in the pointer's folder (no '/')
   DataKind kind = DataKind::kFile;
   Digest digest;      // the file's object, or the folder's manifest object
   uint64_t size = 0;  // bytes

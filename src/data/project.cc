@@ -64,9 +64,25 @@ std::vector<CloneMethod> DefaultCloneOrder(Env* env) {
   return {CloneMethod::kReflink, CloneMethod::kHardlink, CloneMethod::kCopy};
 }
 
-Status AddGitIgnoreEntry(Env* env, const std::string& dir, const std::string& name) {
+std::string GitIgnorePattern(const std::string& name) {
+  std::string out = "/";
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool special = c == '[' || c == ']' || c == '*' || c == '?' || c == '\\' || c == '!' || c == '#';
+    // Trailing spaces are dropped by git unless escaped.
+    bool trailing_space = c == ' ' && name.find_first_not_of(' ', i) == std::string::npos;
+    if (special || trailing_space) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Status AddGitIgnoreEntry(Env* env, const std::string& dir, const std::string& name,
+                         const std::string& lock_path) {
+  // Concurrent adds in one folder each read, extend and rewrite the file.
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, env->LockFile(lock_path, LockMode::kExclusive));
   std::string path = JoinPath(dir, ".gitignore");
-  std::string entry = "/" + name;
+  std::string entry = GitIgnorePattern(name);
   std::string text;
   Result<std::string> existing = ReadFileToString(env, path);
   if (existing.ok()) {
@@ -101,7 +117,7 @@ Result<Project::InitResult> Project::Init(Env* env, const std::string& dir) {
   KEEL_RETURN_IF_ERROR(env->CreateDir(JoinPath(keel, "cache")));
   std::string config = JoinPath(keel, "config");
   if (!Exists(env, config)) KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, config, kConfigTemplate));
-  KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, result.root, kKeelDir));
+  KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, result.root, kKeelDir, JoinPath(keel, "gitignore.lock")));
   // Opening creates the object store and migrates the metadata store.
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Project> project, Open(env, result.root));
   return result;

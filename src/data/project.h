@@ -76,7 +76,12 @@ class Project {
   GitInfo git_;
 };
 
-// Adds `/name` to the .gitignore in `dir` unless an equal line is there.
-Status AddGitIgnoreEntry(Env* env, const std::string& dir, const std::string& name);
+// The .gitignore line that matches exactly `name` in its folder: "/name",
+// with git's special characters escaped.
+std::string GitIgnorePattern(const std::string& name);
+// Adds GitIgnorePattern(name) to the .gitignore in `dir` unless an equal
+// line is there, holding an exclusive lock on `lock_path` meanwhile.
+Status AddGitIgnoreEntry(Env* env, const std::string& dir, const std::string& name,
+                         const std::string& lock_path);
 
 }  // namespace keel

@@ -77,16 +77,6 @@ class SqliteMetadataStore final : public MetadataStore {
     return out;
   }
 
-  Status ForEachReferencedObject(const std::function<Status(const Digest&)>& fn) override {
-    KEEL_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT DISTINCT hash FROM data_versions"));
-    for (;;) {
-      KEEL_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) return Status::Ok();
-      KEEL_ASSIGN_OR_RETURN(Digest d, Digest::Parse(stmt->Text(0), db_->path() + ": data_versions.hash"));
-      KEEL_RETURN_IF_ERROR(fn(d));
-    }
-  }
-
   Result<int64_t> SchemaVersion() override {
     KEEL_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     KEEL_ASSIGN_OR_RETURN(bool row, stmt->Step());

@@ -35,8 +35,6 @@ class MetadataStore {
   virtual Result<int64_t> RecordDataVersion(const DataVersion& version) = 0;
   // Versions of `path` (all paths when empty), newest first.
   virtual Result<std::vector<DataVersion>> ListDataVersions(std::string_view path) = 0;
-  // Every object digest a metadata row refers to (gc roots).
-  virtual Status ForEachReferencedObject(const std::function<Status(const Digest&)>& fn) = 0;
   // The newest applied schema migration.
   virtual Result<int64_t> SchemaVersion() = 0;
 };

@@ -191,35 +191,6 @@ TEST_F(MetadataStoreTest, SameDigestAgainKeepsTheRow) {
   EXPECT_EQ(store->ListDataVersions("")->size(), 4u);
 }
 
-TEST_F(MetadataStoreTest, ForEachReferencedObjectListsDistinctDigests) {
-  std::unique_ptr<MetadataStore> store = Open();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->RecordDataVersion(Version("a", "x")).ok());
-  ASSERT_TRUE(store->RecordDataVersion(Version("b", "x")).ok());
-  ASSERT_TRUE(store->RecordDataVersion(Version("a", "y")).ok());
-  ASSERT_TRUE(store->RecordDataVersion(Version("a", "x")).ok());
-  ASSERT_TRUE(store->RecordDataVersion(Version("c", "z")).ok());
-
-  std::vector<Digest> seen;
-  Status s = store->ForEachReferencedObject([&](const Digest& d) {
-    seen.push_back(d);
-    return Status::Ok();
-  });
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(seen.size(), 3u);
-  EXPECT_EQ(std::set<Digest>(seen.begin(), seen.end()),
-            (std::set<Digest>{HashBytes("x"), HashBytes("y"), HashBytes("z")}));
-
-  int calls = 0;
-  Status stop = store->ForEachReferencedObject([&](const Digest&) {
-    ++calls;
-    return NotFoundError("stop here");
-  });
-  EXPECT_EQ(stop.code(), StatusCode::kNotFound);
-  EXPECT_EQ(stop.message(), "stop here");
-  EXPECT_EQ(calls, 1);
-}
-
 TEST_F(MetadataStoreTest, UnknownSchemeIsInvalidArgumentNamingTheUri) {
   for (std::string uri : {"postgres://x", "foo", "", "sqlite:/one-slash.db"}) {
     Result<std::unique_ptr<MetadataStore>> store = OpenMetadataStore(uri);

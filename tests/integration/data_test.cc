@@ -235,6 +235,100 @@ TEST_F(DataTest, LogListsEveryVersionWithItsGitCommitAndWhetherItIsStored) {
   EXPECT_NE(missing.err.find("other.txt: no recorded versions"), std::string::npos) << missing.err;
 }
 
+TEST_F(DataTest, PointerPathCannotReachOutsideItsFolder) {
+  MakeDirs(dir_ / "d");
+  WriteFile(dir_ / "d/f.txt", "f");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  std::string good = ReadFile(dir_ / "d.keel");
+  for (const std::string evil : {".", "..", ".git", ".keel"}) {
+    std::string text = good;
+    text.replace(text.find("path: d"), 7, "path: " + evil);
+    WriteFile(dir_ / "evil.keel", text);
+    RunResult r = Keel({"data", "checkout", "--force", "evil"});
+    EXPECT_EQ(r.exit_code, 2) << evil;
+    EXPECT_NE(r.err.find("evil.keel:2:7: field 'path'"), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(PathExists(dir_ / ".git/HEAD"));
+  EXPECT_TRUE(PathExists(dir_ / ".keel/keel.db"));
+  EXPECT_EQ(ReadFile(dir_ / "d/f.txt"), "f");
+}
+
+TEST_F(DataTest, GcNeverMistakesAFileForAManifest) {
+  // A data file whose bytes begin like a manifest.
+  WriteFile(dir_ / "notes.txt", "keel-manifest 1\nthis is my notes file\n");
+  ASSERT_EQ(Keel({"data", "add", "notes.txt"}).exit_code, 0);
+  MakeDirs(dir_ / "d");
+  WriteFile(dir_ / "d/a", "a");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  RunResult gc = Keel({"gc", "--workspace"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  fs::remove_all(dir_ / "d");
+  fs::remove(dir_ / "notes.txt");
+  ASSERT_EQ(Keel({"data", "checkout"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(dir_ / "d/a"), "a");
+  EXPECT_EQ(ReadFile(dir_ / "notes.txt"), "keel-manifest 1\nthis is my notes file\n");
+}
+
+TEST_F(DataTest, ConcurrentAddsInOneFolderKeepEveryIgnoreEntry) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 6; ++i) {
+    WriteFile(dir_ / ("f" + std::to_string(i) + ".csv"), std::to_string(i));
+  }
+  for (int i = 0; i < 6; ++i) pids.push_back(StartKeel(dir_.path(), {"data", "add", "f" + std::to_string(i) + ".csv"}));
+  for (pid_t pid : pids) EXPECT_EQ(WaitFor(pid), 0);
+  std::string ignore = ReadFile(dir_ / ".gitignore");
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_NE(ignore.find("/f" + std::to_string(i) + ".csv\n"), std::string::npos) << ignore;
+  }
+}
+
+TEST_F(DataTest, IgnoreEntriesEscapeGitPatternCharacters) {
+  WriteFile(dir_ / "data[1].csv", "x");
+  WriteFile(dir_ / "#notes", "y");
+  ASSERT_EQ(Keel({"data", "add", "data[1].csv", "#notes"}).exit_code, 0);
+  RunResult st = RunProgram(dir_.path(), {"git", "status", "--porcelain", "--untracked-files=all"});
+  EXPECT_EQ(st.out.find("data[1].csv\n"), std::string::npos) << st.out;
+  EXPECT_EQ(st.out.find("#notes\n"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("data[1].csv.keel"), std::string::npos) << st.out;
+}
+
+TEST_F(DataTest, FolderHoldingAPointerIsRefused) {
+  MakeDirs(dir_ / "data/raw");
+  WriteFile(dir_ / "data/raw/a", "a");
+  ASSERT_EQ(Keel({"data", "add", "data/raw"}).exit_code, 0);
+  RunResult r = Keel({"data", "add", "data"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("data/raw.keel: a pointer inside data"), std::string::npos) << r.err;
+  EXPECT_FALSE(PathExists(dir_ / "data.keel"));
+}
+
+TEST_F(DataTest, AFailingPathAddsNothing) {
+  WriteFile(dir_ / "a.csv", "a");
+  RunResult r = Keel({"data", "add", "a.csv", "nothere.csv"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("nothere.csv: no such file or folder (nothing was added)"), std::string::npos) << r.err;
+  EXPECT_FALSE(PathExists(dir_ / "a.csv.keel"));
+}
+
+TEST_F(DataTest, CheckoutReplacesAFileWithAnEmptyFolderAndBack) {
+  MakeDirs(dir_ / "d/e");
+  WriteFile(dir_ / "d/keep", "k");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  std::string v1 = ReadFile(dir_ / "d.keel");
+  fs::remove(dir_ / "d/e");
+  WriteFile(dir_ / "d/e", "now a file");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  std::string v2 = ReadFile(dir_ / "d.keel");
+  WriteFile(dir_ / "d.keel", v1);
+  RunResult r = Keel({"data", "checkout"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(dir_ / "d/e"));
+  WriteFile(dir_ / "d.keel", v2);
+  r = Keel({"data", "checkout"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(dir_ / "d/e"), "now a file");
+}
+
 TEST_F(DataTest, StatusReportsEachState) {
   WriteFile(dir_ / "a.txt", "a");
   WriteFile(dir_ / "b.txt", "b");
@@ -342,6 +436,12 @@ TEST_F(DataTest, CorruptObjectIsFoundByVerify) {
   EXPECT_EQ(r.exit_code, 6);
   EXPECT_NE(r.out.find("corrupt: object " + hash), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("1 problems"), std::string::npos) << r.err;
+  // With --json, stdout is one document holding the problems.
+  r = Keel({"data", "verify", "--json"});
+  EXPECT_EQ(r.exit_code, 6);
+  nlohmann::json report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["ok"], false);
+  EXPECT_EQ(report["problems"].size(), 1u);
 }
 
 TEST_F(DataTest, CheckoutRefusesToDropUnstoredChangesUnlessForced) {
