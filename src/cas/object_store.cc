@@ -253,12 +253,24 @@ Result<CloneMethod> ObjectStore::Materialize(const Digest& digest, const std::st
     KEEL_ASSIGN_OR_RETURN(std::optional<PackSet::Location> at, FindPacked(digest));
     if (!at) return NotFoundError("object " + digest.ToString() + " is not in the store (" + src + ")");
     KEEL_ASSIGN_OR_RETURN(std::string data, packs_->Read(*at));
+    if (HashBytes(data) != digest) {
+      return CorruptError("object " + digest.ToString() + " (in " + at->pack_path +
+                          ") is damaged; run `keel data verify`");
+    }
     KEEL_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->CreateFile(dest, executable ? 0755 : 0644));
     KEEL_RETURN_IF_ERROR(file->Append(data));
     KEEL_RETURN_IF_ERROR(file->Close());
     return CloneMethod::kCopy;
   }
   KEEL_ASSIGN_OR_RETURN(CloneMethod method, Clone(src, dest, executable));
+  // What was restored is checked, not trusted: a damaged object must fail
+  // the checkout rather than pass for the version.
+  Result<HashedFile> written = HashFile(env_, dest);
+  if (!written.ok() || written->digest != digest) {
+    (void)env_->RemoveFile(dest);
+    if (!written.ok()) return written.status();
+    return CorruptError("object " + digest.ToString() + " (" + src + ") is damaged; run `keel data verify`");
+  }
   if (method != CloneMethod::kHardlink) KEEL_RETURN_IF_ERROR(env_->SetMode(dest, executable ? 0755 : 0644));
   return method;
 }

@@ -102,7 +102,8 @@ class ObjectStore {
     std::unique_ptr<PackWriter> pack_;  // created under mu_
   };
 
-  // Creates `dest` (which must not exist) with the object's bytes, trying
+  // Creates `dest` (which must not exist) with the object's bytes, checked
+  // against the digest (corrupt, and no `dest`, if they differ), trying
   // the clone order. A copy or reflink gets mode 0644, or 0755 when
   // `executable`; a hardlink (never for executables) shares the object's
   // read-only inode. Returns the method used.

@@ -17,10 +17,20 @@ Result<std::string> ReadFileToString(Env* env, const std::string& path) {
   }
 }
 
+namespace {
+constexpr std::string_view kTempPrefix = ".keel-tmp-";
+}
+
 std::string TempNameBeside(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  std::string::size_type slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return dir + std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
+         "-" + name;
 }
+
+bool IsTempName(std::string_view name) { return name.substr(0, kTempPrefix.size()) == kTempPrefix; }
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, uint32_t mode) {
   std::string tmp = TempNameBeside(path);

@@ -131,7 +131,11 @@ Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data,
 // Creates `path` and every missing parent.
 Status CreateDirs(Env* env, const std::string& path);
 bool Exists(Env* env, const std::string& path);
-// A unique name beside `path` for a temporary file: "<path>.tmp-<pid>-<n>".
+// A unique name beside `path` for a temporary file:
+// "<dir>/.keel-tmp-<pid>-<n>-<name>". IsTempName recognises it.
 std::string TempNameBeside(const std::string& path);
+// True for a file name made by TempNameBeside (a leftover if the process
+// that made it died).
+bool IsTempName(std::string_view name);
 
 }  // namespace keel

@@ -167,7 +167,10 @@ TEST_F(EnvTest, TempNameBesideIsUnique) {
   std::string a = TempNameBeside("/x/y");
   std::string b = TempNameBeside("/x/y");
   EXPECT_NE(a, b);
-  EXPECT_THAT(a, ::testing::StartsWith("/x/y.tmp-" + std::to_string(::getpid()) + "-"));
+  EXPECT_THAT(a, ::testing::StartsWith("/x/.keel-tmp-" + std::to_string(::getpid()) + "-"));
+  EXPECT_THAT(a, ::testing::EndsWith("-y"));
+  EXPECT_TRUE(IsTempName(a.substr(3)));
+  EXPECT_FALSE(IsTempName("y"));
 }
 
 TEST_F(EnvTest, ListDirReportsLstatInfo) {

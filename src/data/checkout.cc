@@ -84,6 +84,7 @@ class Checkouter {
     if (info.ok() && info->type == FileType::kDirectory) {
       TreeScanner scanner(env_, &project_->state(), progress_);
       KEEL_ASSIGN_OR_RETURN(now, scanner.ScanFolder(abs, path));
+      for (const std::string& leftover : scanner.leftovers()) KEEL_RETURN_IF_ERROR(env_->RemoveFile(leftover));
     } else if (info.ok()) {
       if (mode_ == CheckoutMode::kSafe && info->type == FileType::kRegular) {
         TreeScanner scanner(env_, &project_->state(), progress_);

@@ -262,7 +262,7 @@ Result<std::vector<std::string>> DataService::FindPointers() {
     KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, env->ListDir(project_->Abs(dir)));
     std::vector<std::string> tracked;
     for (const DirEntry& e : entries) {
-      if (e.info.type == FileType::kRegular && EndsWith(e.name, kPointerSuffix)) {
+      if (e.info.type == FileType::kRegular && EndsWith(e.name, kPointerSuffix) && !IsTempName(e.name)) {
         found.push_back(JoinPath(dir, e.name));
         tracked.push_back(e.name.substr(0, e.name.size() - kPointerSuffix.size()));
       }

@@ -99,6 +99,11 @@ Result<std::vector<ScannedEntry>> TreeScanner::List(const std::string& abs) {
       return Status::Ok();
     }
     for (DirEntry& child : children) {
+      if (child.info.type != FileType::kDirectory && IsTempName(child.name)) {
+        std::lock_guard lock(mu);
+        leftovers_.push_back(JoinPath(dir, child.name));
+        continue;
+      }
       std::string child_rel = JoinPath(rel, child.name);
       if (child.info.type == FileType::kDirectory) {
         queue.Push(std::move(child_rel));

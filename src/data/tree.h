@@ -33,6 +33,9 @@ struct ScannedTree {
   std::vector<ScannedEntry> entries;  // files, links and empty folders, by path
 };
 
+// Walks skip files named by TempNameBeside (a checkout that was killed
+// leaves them): they are never data, and checkout removes them.
+
 class TreeScanner {
  public:
   // `env`, `cache` and `progress` must outlive the scanner.
@@ -56,6 +59,8 @@ class TreeScanner {
   Status HashMissing(const std::string& key, std::vector<ScannedEntry>* entries,
                      uint64_t sink_max_size = 0, const ContentSink& sink = {});
   static ScannedTree Finish(std::vector<ScannedEntry> entries);
+  // Temporary files (IsTempName) that walks skipped, absolute paths.
+  const std::vector<std::string>& leftovers() const { return leftovers_; }
 
  private:
   Result<std::vector<ScannedEntry>> List(const std::string& abs);
@@ -70,6 +75,7 @@ class TreeScanner {
   Env* env_;
   StateCache* cache_;
   ProgressSink* progress_;
+  std::vector<std::string> leftovers_;  // absolute paths of temp files seen by walks
 };
 
 }  // namespace keel

@@ -329,6 +329,19 @@ TEST_F(DataTest, CheckoutReplacesAFileWithAnEmptyFolderAndBack) {
   EXPECT_EQ(ReadFile(dir_ / "d/e"), "now a file");
 }
 
+TEST_F(DataTest, LeftoversOfAKilledCheckoutAreNeverDataAndAreCleanedUp) {
+  MakeDirs(dir_ / "d");
+  WriteFile(dir_ / "d/a", "a");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  // What a checkout killed between writing and renaming leaves behind.
+  WriteFile(dir_ / "d/.keel-tmp-99999-1-a", "half written");
+  EXPECT_EQ(State("d"), "unchanged");
+  fs::remove(dir_ / "d/a");
+  ASSERT_EQ(Keel({"data", "checkout"}).exit_code, 0);
+  EXPECT_FALSE(PathExists(dir_ / "d/.keel-tmp-99999-1-a"));
+  EXPECT_EQ(ReadFile(dir_ / "d/a"), "a");
+}
+
 TEST_F(DataTest, StatusReportsEachState) {
   WriteFile(dir_ / "a.txt", "a");
   WriteFile(dir_ / "b.txt", "b");
@@ -436,6 +449,12 @@ TEST_F(DataTest, CorruptObjectIsFoundByVerify) {
   EXPECT_EQ(r.exit_code, 6);
   EXPECT_NE(r.out.find("corrupt: object " + hash), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("1 problems"), std::string::npos) << r.err;
+  // Checkout refuses the damaged bytes instead of restoring them.
+  fs::remove(dir_ / "f.txt");
+  r = Keel({"data", "checkout"});
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_NE(r.err.find("is damaged"), std::string::npos) << r.err;
+  EXPECT_FALSE(PathExists(dir_ / "f.txt"));
   // With --json, stdout is one document holding the problems.
   r = Keel({"data", "verify", "--json"});
   EXPECT_EQ(r.exit_code, 6);
