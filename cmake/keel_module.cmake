@@ -2,7 +2,7 @@
 function(keel_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wno-missing-field-initializers
     # GCC 12 reports bogus -Wrestrict in std::string at -O2 (GCC bug 105329).
-    -Wno-restrict)
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 endfunction()
 
 # keel_module(name SRCS ... DEPS ... TESTS ...)

@@ -1,5 +1,6 @@
 #include "core/paths.h"
 
+#include <cstdint>
 #include <vector>
 
 namespace keel {
@@ -64,6 +65,30 @@ std::string RelativePath(std::string_view root, std::string_view path) {
   if (path.size() <= root.size()) return "";
   size_t skip = root == "/" ? 1 : root.size() + 1;
   return std::string(path.substr(skip));
+}
+
+bool IsValidUtf8(std::string_view s) {
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = 1;
+    uint32_t cp = c;
+    if (c >= 0x80) {
+      if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
+      else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
+      else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
+      else return false;
+      if (s.size() - i < len) return false;
+      for (size_t k = 1; k < len; ++k) {
+        auto d = static_cast<unsigned char>(s[i + k]);
+        if ((d & 0xc0) != 0x80) return false;
+        cp = cp << 6 | (d & 0x3f);
+      }
+      if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    }
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace keel

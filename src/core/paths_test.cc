@@ -106,5 +106,15 @@ TEST(RelativePathTest, StripsRoot) {
   EXPECT_EQ(RelativePath("a", "a/b"), "b");
 }
 
+TEST(Utf8Test, ValidAndInvalid) {
+  EXPECT_TRUE(IsValidUtf8("plain"));
+  EXPECT_TRUE(IsValidUtf8("données é ü 漢字 \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("caf\xe9"));            // Latin-1
+  EXPECT_FALSE(IsValidUtf8("\xc3"));               // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));           // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));       // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));   // past U+10FFFF
+}
+
 }  // namespace
 }  // namespace keel

@@ -115,6 +115,11 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
   if (EndsWith(path, kPointerSuffix)) {
     return InvalidArgumentError(path + ": is a pointer file; add the data it names instead");
   }
+  if (!IsValidUtf8(BaseName(path))) {
+    // The name goes into a YAML pointer file, which is UTF-8.
+    return InvalidArgumentError(path + ": the name is not valid UTF-8; rename it to track it "
+                                "(names inside a tracked folder may be any bytes)");
+  }
   Result<FileInfo> stat = env->Stat(abs);
   if (!stat.ok()) {
     if (stat.status().code() == StatusCode::kNotFound) {

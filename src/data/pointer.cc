@@ -75,6 +75,9 @@ Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
     return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path': '" + p.path +
                                 "' must be the name of a file or folder beside the pointer");
   }
+  if (!IsValidUtf8(p.path)) {
+    return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path' is not valid UTF-8");
+  }
   std::string kind = root["kind"] ? root["kind"].Scalar() : "file";
   if (kind == "file") p.kind = DataKind::kFile;
   else if (kind == "dir") p.kind = DataKind::kDir;

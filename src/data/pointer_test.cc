@@ -71,6 +71,8 @@ TEST(PointerTest, ErrorsNameFileLineColumnAndField) {
   ExpectError("path: a\nkind: folder\nhash: " + hash + "\nsize: 1\n", StatusCode::kInvalidArgument,
               "field 'kind': 'folder'");
   ExpectError("path: [a\n", StatusCode::kInvalidArgument, "x.keel:");
+  ExpectError("path: caf\xe9.csv\nhash: " + hash + "\nsize: 1\n", StatusCode::kInvalidArgument,
+              "x.keel:1:7: field 'path' is not valid UTF-8");
   ExpectError("", StatusCode::kInvalidArgument, "expected a mapping");
   ExpectError("- a\n- b\n", StatusCode::kInvalidArgument, "expected a mapping");
 }

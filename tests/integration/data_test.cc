@@ -342,6 +342,21 @@ TEST_F(DataTest, LeftoversOfAKilledCheckoutAreNeverDataAndAreCleanedUp) {
   EXPECT_EQ(ReadFile(dir_ / "d/a"), "a");
 }
 
+TEST_F(DataTest, NonUtf8NamesAreRefusedAtTheTopAndKeptInsideFolders) {
+  std::string latin1 = "caf\xe9 #1.csv";
+  WriteFile(dir_ / latin1, "x");
+  RunResult r = Keel({"data", "add", latin1});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+  EXPECT_FALSE(PathExists(dir_ / (latin1 + ".keel")));
+  MakeDirs(dir_ / "d");
+  WriteFile(dir_ / ("d/" + latin1), "inside");
+  ASSERT_EQ(Keel({"data", "add", "d"}).exit_code, 0);
+  fs::remove_all(dir_ / "d");
+  ASSERT_EQ(Keel({"data", "checkout"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(dir_ / ("d/" + latin1)), "inside");
+}
+
 TEST_F(DataTest, StatusReportsEachState) {
   WriteFile(dir_ / "a.txt", "a");
   WriteFile(dir_ / "b.txt", "b");
