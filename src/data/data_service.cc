@@ -109,9 +109,7 @@ Status DataService::CheckNoTrackedAncestor(const std::string& path) {
   return Status::Ok();
 }
 
-Result<AddResult> DataService::AddOne(const std::string& path) {
-  Env* env = project_->env();
-  std::string abs = project_->Abs(path);
+Result<FileInfo> DataService::CheckAddable(const std::string& path) {
   if (EndsWith(path, kPointerSuffix)) {
     return InvalidArgumentError(path + ": is a pointer file; add the data it names instead");
   }
@@ -120,81 +118,96 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
     return InvalidArgumentError(path + ": the name is not valid UTF-8; rename it to track it "
                                 "(names inside a tracked folder may be any bytes)");
   }
-  Result<FileInfo> stat = env->Stat(abs);
-  if (!stat.ok()) {
-    if (stat.status().code() == StatusCode::kNotFound) {
-      return NotFoundError(path + ": no such file or folder");
-    }
-    return stat.status();
+  Result<FileInfo> info = project_->env()->Stat(project_->Abs(path));
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) return NotFoundError(path + ": no such file or folder");
+    return info.status();
   }
-  FileInfo info = *stat;
   KEEL_RETURN_IF_ERROR(CheckNoTrackedAncestor(path));
-  if (info.type == FileType::kSymlink) {
+  if (info->type == FileType::kSymlink) {
     return InvalidArgumentError(path + ": is a symbolic link; add the file or folder it points to");
   }
-  if (info.type == FileType::kOther) {
+  if (info->type == FileType::kOther) {
     return InvalidArgumentError(path + ": not a regular file or folder; keel cannot store it");
   }
+  return info;
+}
 
-  TreeScanner scanner(env, &project_->state(), progress_);
+Status DataService::StoreFile(const std::string& path, const FileInfo& info, AddResult* result) {
+  std::string abs = project_->Abs(path);
+  TreeScanner scanner(project_->env(), &project_->state(), progress_);
+  Pointer& pointer = result->pointer;
+  KEEL_ASSIGN_OR_RETURN(pointer.digest, scanner.HashFile(abs, path, info));
+  pointer.kind = DataKind::kFile;
+  pointer.size = info.size;
+  pointer.files = 1;
+  pointer.executable = (info.mode & 0100) != 0;
+  ObjectStore::Batch batch(&project_->objects());
+  KEEL_RETURN_IF_ERROR(batch.AddFile(abs, pointer.digest, info));
+  result->objects_stored = batch.staged();
+  return batch.Commit();
+}
+
+Status DataService::StoreFolder(const std::string& path, AddResult* result) {
+  std::string abs = project_->Abs(path);
+  TreeScanner scanner(project_->env(), &project_->state(), progress_);
+  KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, scanner.Walk(abs, path));
+  for (const ScannedEntry& e : entries) {
+    if (e.entry.mode != EntryMode::kEmptyDir && EndsWith(e.entry.path, kPointerSuffix)) {
+      return FailedPreconditionError(JoinPath(path, e.entry.path) + ": a pointer inside " + path +
+                                     " (its data is tracked on its own); remove it or add " + path +
+                                     "'s parts one by one");
+    }
+  }
+  // Many small files go into one pack rather than one file each, straight
+  // from the buffer they were hashed from.
+  Packing packing = entries.size() >= kPackFromFiles ? Packing::kSmallObjects : Packing::kLoose;
+  ObjectStore::Batch batch(&project_->objects(), packing);
+  ContentSink sink;
+  if (packing == Packing::kSmallObjects) {
+    sink = [&batch](ScannedEntry& e, std::string_view data) {
+      e.stored = true;
+      return batch.AddBytes(data, e.entry.digest);
+    };
+  }
+  KEEL_RETURN_IF_ERROR(scanner.HashMissing(path, &entries, kPackMaxObject, sink));
+  ScannedTree tree = TreeScanner::Finish(std::move(entries));
+  progress_->Begin("storing " + path, tree.entries.size());
+  Status stored = ParallelFor(tree.entries.size(), WorkerThreads(), [&](size_t i) -> Status {
+    const ScannedEntry& e = tree.entries[i];
+    progress_->Advance(1);
+    if (e.entry.mode == EntryMode::kSymlink) return batch.AddBytes(e.link_target, e.entry.digest);
+    if (e.entry.mode == EntryMode::kEmptyDir || e.stored) return Status::Ok();
+    return batch.AddFile(e.abs, e.entry.digest, e.info);
+  });
+  progress_->End();
+  KEEL_RETURN_IF_ERROR(stored);
+  std::string manifest = tree.manifest.Serialize();
+  Pointer& pointer = result->pointer;
+  pointer.kind = DataKind::kDir;
+  pointer.digest = HashBytes(manifest);
+  pointer.size = tree.manifest.TotalSize();
+  pointer.files = tree.manifest.FileCount();
+  // Manifests stay loose (docs/format/cas.md): they are read whole, often.
+  KEEL_RETURN_IF_ERROR(batch.AddBytes(manifest, pointer.digest, Placement::kLoose));
+  result->objects_stored = batch.staged();
+  return batch.Commit();
+}
+
+Result<AddResult> DataService::AddOne(const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(FileInfo info, CheckAddable(path));
   AddResult result;
   result.path = path;
   result.pointer_path = path + std::string(kPointerSuffix);
-  Pointer& pointer = result.pointer;
-  pointer.path = BaseName(path);
+  result.pointer.path = BaseName(path);
   if (info.type == FileType::kRegular) {
-    KEEL_ASSIGN_OR_RETURN(pointer.digest, scanner.HashFile(abs, path, info));
-    pointer.kind = DataKind::kFile;
-    pointer.size = info.size;
-    pointer.files = 1;
-    pointer.executable = (info.mode & 0100) != 0;
-    ObjectStore::Batch batch(&project_->objects());
-    KEEL_RETURN_IF_ERROR(batch.AddFile(abs, pointer.digest, info));
-    result.objects_stored = batch.staged();
-    KEEL_RETURN_IF_ERROR(batch.Commit());
+    KEEL_RETURN_IF_ERROR(StoreFile(path, info, &result));
   } else {
-    KEEL_ASSIGN_OR_RETURN(std::vector<ScannedEntry> entries, scanner.Walk(abs, path));
-    for (const ScannedEntry& e : entries) {
-      if (e.entry.mode != EntryMode::kEmptyDir && EndsWith(e.entry.path, kPointerSuffix)) {
-        return FailedPreconditionError(JoinPath(path, e.entry.path) + ": a pointer inside " + path +
-                                       " (its data is tracked on its own); remove it or add " + path +
-                                       "'s parts one by one");
-      }
-    }
-    // Many small files go into one pack rather than one file each, straight
-    // from the buffer they were hashed from.
-    Packing packing = entries.size() >= kPackFromFiles ? Packing::kSmallObjects : Packing::kLoose;
-    ObjectStore::Batch batch(&project_->objects(), packing);
-    ContentSink sink;
-    if (packing == Packing::kSmallObjects) {
-      sink = [&batch](ScannedEntry& e, std::string_view data) {
-        e.stored = true;
-        return batch.AddBytes(data, e.entry.digest);
-      };
-    }
-    KEEL_RETURN_IF_ERROR(scanner.HashMissing(path, &entries, kPackMaxObject, sink));
-    ScannedTree tree = TreeScanner::Finish(std::move(entries));
-    progress_->Begin("storing " + path, tree.entries.size());
-    Status stored = ParallelFor(tree.entries.size(), WorkerThreads(), [&](size_t i) -> Status {
-      const ScannedEntry& e = tree.entries[i];
-      progress_->Advance(1);
-      if (e.entry.mode == EntryMode::kSymlink) return batch.AddBytes(e.link_target, e.entry.digest);
-      if (e.entry.mode == EntryMode::kEmptyDir || e.stored) return Status::Ok();
-      return batch.AddFile(e.abs, e.entry.digest, e.info);
-    });
-    progress_->End();
-    KEEL_RETURN_IF_ERROR(stored);
-    std::string manifest = tree.manifest.Serialize();
-    pointer.kind = DataKind::kDir;
-    pointer.digest = HashBytes(manifest);
-    pointer.size = tree.manifest.TotalSize();
-    pointer.files = tree.manifest.FileCount();
-    // Loose, so that gc can tell a manifest by its first bytes.
-    KEEL_RETURN_IF_ERROR(batch.AddBytes(manifest, pointer.digest, Placement::kLoose));
-    result.objects_stored = batch.staged();
-    KEEL_RETURN_IF_ERROR(batch.Commit());
+    KEEL_RETURN_IF_ERROR(StoreFolder(path, &result));
   }
-
+  // Everything is stored before the record and the pointer name it.
+  Env* env = project_->env();
+  const Pointer& pointer = result.pointer;
   DataVersion version;
   version.path = path;
   version.kind = std::string(DataKindName(pointer.kind));

@@ -110,6 +110,12 @@ class DataService {
 
  private:
   Result<AddResult> AddOne(const std::string& path);
+  // The path's lstat if it can be added (exists, a file or folder, UTF-8
+  // name, not a pointer, not inside tracked data or behind a link).
+  Result<FileInfo> CheckAddable(const std::string& path);
+  // Store the data and fill result->pointer and objects_stored.
+  Status StoreFile(const std::string& path, const FileInfo& info, AddResult* result);
+  Status StoreFolder(const std::string& path, AddResult* result);
   Result<std::string> ResolvePointer(const std::string& cwd, const std::string& arg);
   // The pointers named by `args` (PATH or PATH.keel), or all when empty.
   Result<std::vector<std::string>> ResolvePointers(const std::string& cwd,
