@@ -78,7 +78,29 @@ class Checkouter {
     for (const ManifestEntry& e : manifest.entries()) {
       if (e.mode != EntryMode::kEmptyDir) KEEL_RETURN_IF_ERROR(RequireObject(JoinPath(path, e.path), e.digest));
     }
+    KEEL_ASSIGN_OR_RETURN(ScannedTree now, ScanWorkspace(path, abs));
+    // Plan first, so that a refusal changes nothing.
+    Plan plan = MakePlan(path, manifest, now);
+    if (mode_ == CheckoutMode::kSafe && !plan.unstored.empty()) return RefuseUnstored(path, plan.unstored);
+    KEEL_RETURN_IF_ERROR(CreateDirs(env_, abs));
+    KEEL_RETURN_IF_ERROR(Remove(abs, manifest, plan.removals));
+    KEEL_RETURN_IF_ERROR(Write(path, abs, plan.writes));
+    result.removed = plan.removals.size();
+    result.written = plan.writes.size();
+    result.changed = result.written > 0 || result.removed > 0;
+    return result;
+  }
 
+ private:
+  struct Plan {
+    std::vector<const ManifestEntry*> writes;
+    std::vector<const ScannedEntry*> removals;
+    std::vector<std::string> unstored;  // workspace files whose content is not stored
+  };
+
+  // The folder as it is now (empty if absent). A file where the folder goes
+  // is removed, unless it holds unstored content in safe mode.
+  Result<ScannedTree> ScanWorkspace(const std::string& path, const std::string& abs) {
     ScannedTree now;
     Result<FileInfo> info = env_->Stat(abs);
     if (info.ok() && info->type == FileType::kDirectory) {
@@ -95,45 +117,55 @@ class Checkouter {
     } else if (info.status().code() != StatusCode::kNotFound) {
       return info.status();
     }
+    return now;
+  }
 
-    // Plan first, so that a refusal changes nothing.
-    std::vector<const ManifestEntry*> writes;
-    std::vector<const ScannedEntry*> removals;
-    std::vector<std::string> unstored;
+  Plan MakePlan(const std::string& path, const Manifest& manifest, const ScannedTree& now) {
+    Plan plan;
     for (const ManifestEntry& e : manifest.entries()) {
       const ScannedEntry* it = FindScanned(now, e.path);
       if (it != nullptr && it->entry == e) continue;
-      writes.push_back(&e);
+      plan.writes.push_back(&e);
       if (it == nullptr) continue;
-      if (!IsStored(*it)) unstored.push_back(JoinPath(path, e.path));
+      if (!IsStored(*it)) plan.unstored.push_back(JoinPath(path, e.path));
       // An empty folder where a file goes, or a file where an empty folder
       // goes, must be cleared first; a file over a file is just replaced.
-      if ((it->entry.mode == EntryMode::kEmptyDir) != (e.mode == EntryMode::kEmptyDir)) removals.push_back(it);
+      if ((it->entry.mode == EntryMode::kEmptyDir) != (e.mode == EntryMode::kEmptyDir)) {
+        plan.removals.push_back(it);
+      }
     }
     for (const ScannedEntry& s : now.entries) {
       if (manifest.Find(s.entry.path) != nullptr) continue;
-      removals.push_back(&s);
-      if (!IsStored(s)) unstored.push_back(JoinPath(path, s.entry.path));
+      plan.removals.push_back(&s);
+      if (!IsStored(s)) plan.unstored.push_back(JoinPath(path, s.entry.path));
     }
-    if (mode_ == CheckoutMode::kSafe && !unstored.empty()) return RefuseUnstored(path, unstored);
+    return plan;
+  }
 
-    KEEL_RETURN_IF_ERROR(CreateDirs(env_, abs));
-    std::set<std::string, std::greater<>> emptied;  // deepest first
+  // Removes the entries, then the folders they leave empty that the
+  // version does not have, deepest first.
+  Status Remove(const std::string& abs, const Manifest& manifest,
+                const std::vector<const ScannedEntry*>& removals) {
+    std::set<std::string, std::greater<>> emptied;
     for (const ScannedEntry* s : removals) {
       KEEL_RETURN_IF_ERROR(s->entry.mode == EntryMode::kEmptyDir ? env_->RemoveDir(s->abs)
                                                                  : env_->RemoveFile(s->abs));
       for (std::string d = DirName(s->entry.path); !d.empty(); d = DirName(d)) emptied.insert(d);
-      ++result.removed;
     }
     for (const std::string& d : emptied) {
       if (NeededDir(manifest, d)) continue;
       Status s = env_->RemoveDir(JoinPath(abs, d));
       if (!s.ok() && s.code() != StatusCode::kNotFound && s.code() != StatusCode::kFailedPrecondition) return s;
     }
-    // Folders first (sorted, so parents before children), then the files,
-    // a folder per task so that threads do not contend for one folder.
+    return Status::Ok();
+  }
+
+  // Folders first (sorted, so parents before children), then the files,
+  // a run of one folder per task so that threads do not contend for a folder.
+  Status Write(const std::string& path, const std::string& abs,
+               const std::vector<const ManifestEntry*>& writes) {
     std::set<std::string> dirs;
-    std::vector<std::vector<const ManifestEntry*>> by_dir;  // runs of one folder
+    std::vector<std::vector<const ManifestEntry*>> by_dir;
     std::string last_dir = "\n";
     for (const ManifestEntry* e : writes) {
       if (e->mode == EntryMode::kEmptyDir) {
@@ -156,13 +188,10 @@ class Checkouter {
       return Status::Ok();
     });
     progress_->End();
-    KEEL_RETURN_IF_ERROR(written);
-    result.written = writes.size();
-    result.changed = result.written > 0 || result.removed > 0;
-    return result;
+    return written;
   }
 
- private:
+
   Status RequireObject(const std::string& path, const Digest& digest) {
     if (project_->objects().Has(digest)) return Status::Ok();
     return NotFoundError(path + ": " + digest.ToString() + " is not in the store; it cannot be checked out");
