@@ -197,8 +197,7 @@ Status ObjectStore::Batch::AddFile(const std::string& path, const Digest& digest
     return pack()->Append(digest, data);
   }
   std::string temp = store_->NewTempPath(digest);
-  KEEL_ASSIGN_OR_RETURN(CloneMethod method, store_->Clone(path, temp, (info.mode & 0111) != 0));
-  (void)method;
+  KEEL_RETURN_IF_ERROR(store_->Clone(path, temp, (info.mode & 0111) != 0).status());
   {
     std::lock_guard lock(mu_);
     staged_.push_back({digest, temp});
@@ -372,7 +371,7 @@ Result<size_t> ObjectStore::RemoveTemporaries() {
   if (!packs.ok()) return packs.status().code() == StatusCode::kNotFound ? Result<size_t>(removed) : packs.status();
   for (const DirEntry& e : *packs) {
     std::string path = JoinPath(packs_->dir(), e.name);
-    bool orphan = e.name.size() > 5 && e.name.substr(e.name.size() - 5) == ".pack" &&
+    bool orphan = EndsWith(e.name, ".pack") &&
                   !Exists(env_, path.substr(0, path.size() - 5) + ".idx");
     if (!orphan) continue;
     KEEL_RETURN_IF_ERROR(env_->RemoveFile(path));

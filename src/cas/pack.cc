@@ -23,10 +23,6 @@ uint64_t GetU64(const char* p) {
   return v;
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string TempName(const std::string& dir, std::string_view suffix) {
   static std::atomic<uint64_t> counter{0};
   return dir + "/pack-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +

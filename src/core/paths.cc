@@ -91,4 +91,8 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
 }  // namespace keel

@@ -21,6 +21,7 @@ std::string BaseName(std::string_view path);
 bool IsWithin(std::string_view root, std::string_view path);
 // `path` relative to `root`; REQUIRES: IsWithin(root, path). "" when equal.
 std::string RelativePath(std::string_view root, std::string_view path);
+bool EndsWith(std::string_view s, std::string_view suffix);
 // Whether `s` is well-formed UTF-8: no stray continuation bytes, truncated
 // sequences, overlong forms, surrogates or code points past U+10FFFF.
 bool IsValidUtf8(std::string_view s);

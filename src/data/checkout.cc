@@ -243,8 +243,7 @@ class Checkouter {
 
   Status WriteFile(const std::string& abs, const Digest& digest, bool executable) {
     std::string temp = TempNameBeside(abs);
-    KEEL_ASSIGN_OR_RETURN(CloneMethod method, project_->objects().Materialize(digest, temp, executable));
-    (void)method;
+    KEEL_RETURN_IF_ERROR(project_->objects().Materialize(digest, temp, executable).status());
     return RenameOrDrop(temp, abs);
   }
 

@@ -36,10 +36,6 @@ namespace {
 // A folder with at least this many entries packs its small files.
 constexpr size_t kPackFromFiles = 64;
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // Merge-walks two sorted manifests into the changes from `stored` to `now`.
 std::vector<FileChange> DiffManifests(const Manifest& stored, const Manifest& now) {
   std::vector<FileChange> changes;

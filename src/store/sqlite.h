@@ -24,7 +24,6 @@ class SqliteStatement {
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& Bind(int index, std::string_view text);
   SqliteStatement& BindBlob(int index, std::string_view bytes);
-  SqliteStatement& BindNull(int index);
   // Advances: true when a row is ready, false when done.
   Result<bool> Step();
   // Runs to completion, ignoring rows.
