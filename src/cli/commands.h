@@ -11,5 +11,7 @@ void RegisterVersionCommand(CLI::App& app, Context& ctx);
 void RegisterInitCommand(CLI::App& app, Context& ctx);
 void RegisterDataCommands(CLI::App& app, Context& ctx);
 void RegisterGcCommand(CLI::App& app, Context& ctx);
+// `keel run|status|dag|checkout` and `keel params diff`.
+void RegisterPipelineCommands(CLI::App& app, Context& ctx);
 
 }  // namespace keel::cli

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   RegisterInitCommand(app, ctx);
   RegisterDataCommands(app, ctx);
   RegisterGcCommand(app, ctx);
+  RegisterPipelineCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
   }
   if (!ctx.action) return kExitOk;
   keel::Status status = ctx.action();
-  if (!status.ok()) return ReportError(ctx, status);
+  if (!status.ok()) {
+    int code = ReportError(ctx, status);
+    return ctx.exit_code != 0 ? ctx.exit_code : code;
+  }
   return kExitOk;
 }

@@ -15,6 +15,7 @@ int ExitCodeFor(StatusCode code) {
     case StatusCode::kCorrupt: return kExitCorrupt;
     case StatusCode::kUnavailable: return kExitUnavailable;
     case StatusCode::kInternal: return kExitInternal;
+    case StatusCode::kAborted: return kExitAborted;
   }
   return kExitInternal;
 }

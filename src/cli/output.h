@@ -23,6 +23,7 @@ enum ExitCode : int {
   kExitFailedPrecondition = 5,
   kExitCorrupt = 6,
   kExitUnavailable = 7,
+  kExitAborted = 8,  // a pipeline stage failed
 };
 int ExitCodeFor(StatusCode code);
 
@@ -36,6 +37,9 @@ struct Context {
   // Set by a command that printed its JSON result before failing, so that
   // stdout stays one JSON document.
   bool printed_json = false;
+  // Set by a command whose failure has an exit code of its own (an
+  // interrupted `keel run`: 128 + the signal).
+  int exit_code = 0;
 };
 
 // Prints `status` to stderr as "keel: error: <message>" (and, with --json,

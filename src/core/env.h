@@ -72,6 +72,31 @@ struct ProcessResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
+struct ProcessOptions {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::string cwd;                // empty: the caller's
+  // Added to (or replacing in) the caller's environment.
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+// A child started by Env::StartProcess, in a process group of its own (so a
+// signal reaches the command and everything it started). stdin is
+// /dev/null; stdout and stderr share one pipe, read with ReadOutput.
+// Not thread-safe except Signal, which may be called from any thread while
+// another waits.
+class ChildProcess {
+ public:
+  // Kills the group (SIGKILL) and reaps the child if Wait was never called.
+  virtual ~ChildProcess() = default;
+  // Reads up to n bytes of output; 0 once every writer has closed it.
+  virtual Result<size_t> ReadOutput(char* buf, size_t n) = 0;
+  // Waits for the child to exit: its exit code, or 128 + signal.
+  virtual Result<int> Wait() = 0;
+  // Sends `signal` to the child's process group; OK if it already exited.
+  virtual Status Signal(int signal) = 0;
+  virtual int pid() const = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -117,6 +142,10 @@ class Env {
   // code and combined output. Fails only if it could not be started.
   virtual Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                            const std::string& cwd) = 0;
+
+  // Starts a child without waiting for it; fails only if it could not be
+  // started (a missing program shows as exit code 127).
+  virtual Result<std::unique_ptr<ChildProcess>> StartProcess(const ProcessOptions& options) = 0;
 };
 
 // The real operating system. Never null; lives for the whole process.

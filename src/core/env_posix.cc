@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <atomic>
@@ -144,6 +145,90 @@ Status CopyBytes(int in, int out, const std::string& src, const std::string& dst
       off += put;
     }
   }
+}
+
+class PosixChildProcess final : public ChildProcess {
+ public:
+  PosixChildProcess(pid_t pid, int output_fd) : pid_(pid), output_(output_fd) {}
+  ~PosixChildProcess() override {
+    if (!waited_) {
+      ::kill(-pid_, SIGKILL);
+      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    ::close(output_);
+  }
+
+  Result<size_t> ReadOutput(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t got = ::read(output_, buf, n);
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) return ErrnoError("reading the output of process " + std::to_string(pid_), errno);
+    }
+  }
+
+  Result<int> Wait() override {
+    int wstatus = 0;
+    while (::waitpid(pid_, &wstatus, 0) < 0) {
+      if (errno != EINTR) return ErrnoError("waiting for process " + std::to_string(pid_), errno);
+    }
+    waited_ = true;
+    return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  }
+
+  Status Signal(int signal) override {
+    // The group outlives the child when it left background work behind;
+    // the child itself may already be gone (ESRCH): both are fine.
+    if (::kill(-pid_, signal) != 0 && errno != ESRCH) return ErrnoError("kill", errno);
+    return Status::Ok();
+  }
+
+  int pid() const override { return pid_; }
+
+ private:
+  const pid_t pid_;
+  const int output_;
+  std::atomic<bool> waited_{false};
+};
+
+// Everything the child needs, built before fork: after fork in a threaded
+// process only async-signal-safe calls are allowed.
+struct ExecPlan {
+  std::vector<std::string> env_strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+};
+
+ExecPlan PlanExec(const ProcessOptions& options) {
+  ExecPlan plan;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& [k, v] : options.env) replaced = replaced || k == name;
+    if (!replaced) plan.env_strings.emplace_back(entry);
+  }
+  for (const auto& [k, v] : options.env) plan.env_strings.push_back(k + "=" + v);
+  for (std::string& s : plan.env_strings) plan.envp.push_back(s.data());
+  plan.envp.push_back(nullptr);
+  for (const std::string& a : options.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  return plan;
+}
+
+[[noreturn]] void ExecChild(const ExecPlan& plan, const std::string& cwd, int output_fd) {
+  ::setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
+  ::dup2(output_fd, 1);
+  ::dup2(output_fd, 2);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+  ::execvpe(plan.argv[0], plan.argv.data(), plan.envp.data());
+  ::_exit(127);
 }
 
 class PosixEnv final : public Env {
@@ -339,6 +424,28 @@ class PosixEnv final : public Env {
     }
     result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     return result;
+  }
+
+  Result<std::unique_ptr<ChildProcess>> StartProcess(const ProcessOptions& options) override {
+    if (options.argv.empty()) return InvalidArgumentError("StartProcess: empty command");
+    ExecPlan plan = PlanExec(options);
+    int pipe_fds[2];
+    // Close-on-exec, so that children started at the same time by other
+    // threads do not hold this pipe open.
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      int err = errno;
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+      return ErrnoError("fork", err);
+    }
+    if (pid == 0) ExecChild(plan, options.cwd, pipe_fds[1]);
+    // Both sides set the group, so a signal sent right after this returns
+    // reaches the child whichever runs first.
+    ::setpgid(pid, pid);
+    ::close(pipe_fds[1]);
+    return std::unique_ptr<ChildProcess>(new PosixChildProcess(pid, pipe_fds[0]));
   }
 };
 

@@ -58,6 +58,9 @@ class FaultEnv final : public Env {
                                    const std::string& cwd) override {
     return base_->RunProcess(argv, cwd);
   }
+  Result<std::unique_ptr<ChildProcess>> StartProcess(const ProcessOptions& options) override {
+    return base_->StartProcess(options);
+  }
 
   // Called by every mutating operation on `path`; returns the injected
   // failure, if any.

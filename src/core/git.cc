@@ -45,4 +45,38 @@ Result<GitInfo> DiscoverGit(const std::string& path) {
   return info;
 }
 
+Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::string& rev,
+                                       const std::string& path) {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open(&repo, work_tree.c_str()) != 0) {
+    return InternalError(work_tree + ": git: " + LastGitError());
+  }
+  git_object* commit = nullptr;
+  if (git_revparse_single(&commit, repo, (rev + "^{commit}").c_str()) != 0) {
+    git_repository_free(repo);
+    return InvalidArgumentError("git revision '" + rev + "' not found");
+  }
+  git_tree* tree = nullptr;
+  git_tree_entry* entry = nullptr;
+  int rc = git_commit_tree(&tree, reinterpret_cast<git_commit*>(commit));
+  if (rc == 0) rc = git_tree_entry_bypath(&entry, tree, path.c_str());
+  Result<std::string> out = NotFoundError(path + ": not in git revision " + rev);
+  if (rc == 0 && git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+    git_blob* blob = nullptr;
+    if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) == 0) {
+      out = std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                        static_cast<size_t>(git_blob_rawsize(blob)));
+      git_blob_free(blob);
+    } else {
+      out = InternalError(path + ": git: " + LastGitError());
+    }
+  }
+  git_tree_entry_free(entry);
+  git_tree_free(tree);
+  git_object_free(commit);
+  git_repository_free(repo);
+  return out;
+}
+
 }  // namespace keel

@@ -18,4 +18,11 @@ struct GitInfo {
 // repository returns in_repository == false, not an error.
 Result<GitInfo> DiscoverGit(const std::string& path);
 
+// The contents of `path` (relative to the work tree) as committed at
+// revision `rev` ("HEAD", "HEAD~2", a tag, a commit id) in the repository
+// whose work tree is `work_tree`. Not found if the file is absent there;
+// invalid argument if git does not know `rev`.
+Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::string& rev,
+                                       const std::string& path);
+
 }  // namespace keel

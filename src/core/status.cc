@@ -15,6 +15,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kCorrupt: return "corrupt";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kInternal: return "internal";
+    case StatusCode::kAborted: return "aborted";
   }
   return "unknown";
 }
@@ -36,6 +37,7 @@ Status FailedPreconditionError(std::string m) { return {StatusCode::kFailedPreco
 Status CorruptError(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
 Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+Status AbortedError(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 
 Status ErrnoError(std::string_view what, int err) {
   std::string message = std::string(what) + ": " + std::strerror(err);

@@ -24,6 +24,7 @@ enum class StatusCode {
   kCorrupt,             // stored data does not match its hash or format
   kUnavailable,         // a resource is temporarily unavailable (disk full, busy)
   kInternal,            // a bug or an unexpected system error
+  kAborted,             // work that was started did not finish: a command failed or was interrupted
 };
 
 // Returns a stable lower-case name such as "invalid argument".
@@ -57,6 +58,7 @@ Status FailedPreconditionError(std::string message);
 Status CorruptError(std::string message);
 Status UnavailableError(std::string message);
 Status InternalError(std::string message);
+Status AbortedError(std::string message);
 
 // Maps an errno value from an operation on `what` (a path, usually) to a
 // Status: ENOENT → not found, ENOSPC/EDQUOT/EAGAIN → unavailable, EEXIST →

@@ -44,6 +44,7 @@ TEST(StatusTest, ConstructorsSetCodeAndMessage) {
       {CorruptError("m"), StatusCode::kCorrupt, "corrupt"},
       {UnavailableError("m"), StatusCode::kUnavailable, "unavailable"},
       {InternalError("m"), StatusCode::kInternal, "internal"},
+      {AbortedError("m"), StatusCode::kAborted, "aborted"},
   };
   for (const Case& c : cases) {
     EXPECT_FALSE(c.status.ok()) << c.name;

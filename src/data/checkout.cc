@@ -284,6 +284,13 @@ Result<std::vector<CheckoutResult>> DataService::Checkout(const std::string& cwd
   return results;
 }
 
+Result<CheckoutResult> DataService::RestorePath(const std::string& path, const Pointer& pointer,
+                                                CheckoutMode mode) {
+  KEEL_RETURN_IF_ERROR(CheckNoTrackedAncestor(path));
+  Checkouter checkouter(project_, progress_, mode);
+  return pointer.kind == DataKind::kFile ? checkouter.File(path, pointer) : checkouter.Folder(path, pointer);
+}
+
 Result<CheckoutResult> DataService::CheckoutOne(const std::string& pointer_path, CheckoutMode mode) {
   KEEL_ASSIGN_OR_RETURN(Pointer pointer, LoadPointer(pointer_path));
   std::string path = DataPathOf(pointer_path, pointer);

@@ -190,6 +190,47 @@ Status DataService::StoreFolder(const std::string& path, AddResult* result) {
   return batch.Commit();
 }
 
+Result<Pointer> DataService::HashPath(const std::string& path) {
+  Env* env = project_->env();
+  std::string abs = project_->Abs(path);
+  Result<FileInfo> info = env->Stat(abs);
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) return NotFoundError(path + ": no such file or folder");
+    return info.status();
+  }
+  Pointer p;
+  p.path = BaseName(path);
+  TreeScanner scanner(env, &project_->state(), progress_);
+  if (info->type == FileType::kRegular) {
+    KEEL_ASSIGN_OR_RETURN(p.digest, scanner.HashFile(abs, path, *info));
+    p.size = info->size;
+    p.files = 1;
+    p.executable = (info->mode & 0100) != 0;
+    return p;
+  }
+  if (info->type != FileType::kDirectory) {
+    return InvalidArgumentError(path + ": not a regular file or folder");
+  }
+  KEEL_ASSIGN_OR_RETURN(ScannedTree tree, scanner.ScanFolder(abs, path));
+  p.kind = DataKind::kDir;
+  p.digest = HashBytes(tree.manifest.Serialize());
+  p.size = tree.manifest.TotalSize();
+  p.files = tree.manifest.FileCount();
+  return p;
+}
+
+Result<Pointer> DataService::StorePath(const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(FileInfo info, CheckAddable(path));
+  AddResult result;
+  result.pointer.path = BaseName(path);
+  if (info.type == FileType::kRegular) {
+    KEEL_RETURN_IF_ERROR(StoreFile(path, info, &result));
+  } else {
+    KEEL_RETURN_IF_ERROR(StoreFolder(path, &result));
+  }
+  return result.pointer;
+}
+
 Result<AddResult> DataService::AddOne(const std::string& path) {
   KEEL_ASSIGN_OR_RETURN(FileInfo info, CheckAddable(path));
   AddResult result;

@@ -108,6 +108,20 @@ class DataService {
   // Project paths of every pointer file in the workspace, sorted.
   Result<std::vector<std::string>> FindPointers();
 
+  // For callers that track paths without pointer files (pipeline outs and
+  // deps). Each takes a project path and expects the caller to hold
+  // project->Lock(kShared) and to Flush the state cache afterwards.
+  //
+  // What a pointer to the file or folder at `path` would hold now (its
+  // `path` field is the base name); stores nothing. Not found if absent;
+  // invalid argument for a link or special file.
+  Result<Pointer> HashPath(const std::string& path);
+  // Stores the file or folder at `path` (as `keel data add` would) and
+  // returns what its pointer would hold; writes no pointer and no record.
+  Result<Pointer> StorePath(const std::string& path);
+  // Makes the workspace hold `pointer`'s data at `path`, as Checkout does.
+  Result<CheckoutResult> RestorePath(const std::string& path, const Pointer& pointer, CheckoutMode mode);
+
  private:
   Result<AddResult> AddOne(const std::string& path);
   // The path's lstat if it can be added (exists, a file or folder, UTF-8

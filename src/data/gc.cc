@@ -51,6 +51,19 @@ Status DataService::CollectRoots(GcScope scope, std::vector<Digest>* reachable) 
     return lock.status();
   }
   if (scope == GcScope::kAllVersions) {
+    // Run-cache entries (docs/format/pipeline.md) keep the outs of earlier
+    // pipeline runs restorable, as data versions keep earlier data.
+    std::string runs = JoinPath(project_->keel_dir(), "cache/runs");
+    Result<std::vector<DirEntry>> buckets = env->ListDir(runs);
+    if (!buckets.ok() && buckets.status().code() != StatusCode::kNotFound) return buckets.status();
+    for (const DirEntry& bucket : buckets.ok() ? *buckets : std::vector<DirEntry>()) {
+      KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, env->ListDir(JoinPath(runs, bucket.name)));
+      for (const DirEntry& e : entries) {
+        if (IsTempName(e.name)) continue;
+        KEEL_ASSIGN_OR_RETURN(std::string text, ReadFileToString(env, JoinPath(JoinPath(runs, bucket.name), e.name)));
+        for (const Digest& d : DigestsIn(text)) roots.push_back({d, RootKind::kUnknown, "run-cache"});
+      }
+    }
     KEEL_ASSIGN_OR_RETURN(std::vector<DataVersion> versions, project_->metadata().ListDataVersions(""));
     for (const DataVersion& v : versions) {
       roots.push_back({v.digest, v.kind == "dir" ? RootKind::kDir : RootKind::kFile,

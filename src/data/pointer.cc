@@ -3,50 +3,22 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
-#include <set>
+#include <algorithm>
 
 #include "core/paths.h"
+#include "core/yaml.h"
 
 namespace keel {
 namespace {
 
-const std::set<std::string> kKeys = {"path", "kind", "hash", "size", "files", "executable"};
-
-std::string Where(std::string_view file, const YAML::Mark& mark) {
-  return std::string(file) + ":" + std::to_string(mark.line + 1) + ":" +
-         std::to_string(mark.column + 1);
-}
-
-// The known key closest to `key` by edit distance, if it is close.
-std::string Suggest(const std::string& key) {
-  std::string best;
-  size_t best_distance = 3;
-  for (const std::string& known : kKeys) {
-    std::vector<size_t> row(known.size() + 1);
-    for (size_t j = 0; j <= known.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= key.size(); ++i) {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= known.size(); ++j) {
-        size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (key[i - 1] != known[j - 1])});
-        diag = up;
-      }
-    }
-    if (row[known.size()] < best_distance) {
-      best_distance = row[known.size()];
-      best = known;
-    }
-  }
-  return best.empty() ? "" : " (did you mean '" + best + "'?)";
-}
+const std::vector<std::string> kKeys = {"path", "kind", "hash", "size", "files", "executable"};
 
 Result<uint64_t> ParseCount(const YAML::Node& node, std::string_view file, std::string_view key) {
   std::string text = node.Scalar();
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (!node.IsScalar() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return InvalidArgumentError(Where(file, node.Mark()) + ": field '" + std::string(key) +
+    return InvalidArgumentError(YamlWhere(file, node.Mark()) + ": field '" + std::string(key) +
                                 "': '" + text + "' is not a non-negative integer");
   }
   return value;
@@ -54,13 +26,13 @@ Result<uint64_t> ParseCount(const YAML::Node& node, std::string_view file, std::
 
 Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
   if (!root.IsMap()) {
-    return InvalidArgumentError(Where(file, root.Mark()) + ": expected a mapping of path, kind, hash, size, files");
+    return InvalidArgumentError(YamlWhere(file, root.Mark()) + ": expected a mapping of path, kind, hash, size, files");
   }
   for (const auto& item : root) {
     std::string key = item.first.Scalar();
-    if (!kKeys.count(key)) {
-      return InvalidArgumentError(Where(file, item.first.Mark()) + ": unknown key '" + key + "'" +
-                                  Suggest(key));
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      return InvalidArgumentError(YamlWhere(file, item.first.Mark()) + ": unknown key '" + key + "'" +
+                                  DidYouMean(key, kKeys));
     }
   }
   for (const char* key : {"path", "hash", "size"}) {
@@ -72,21 +44,21 @@ Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
   // not be able to make checkout write or delete anything else.
   if (p.path.empty() || p.path.find('/') != std::string::npos || p.path == "." || p.path == ".." ||
       p.path == ".keel" || p.path == ".git" || p.path.find('\0') != std::string::npos) {
-    return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path': '" + p.path +
+    return InvalidArgumentError(YamlWhere(file, root["path"].Mark()) + ": field 'path': '" + p.path +
                                 "' must be the name of a file or folder beside the pointer");
   }
   if (!IsValidUtf8(p.path)) {
-    return InvalidArgumentError(Where(file, root["path"].Mark()) + ": field 'path' is not valid UTF-8");
+    return InvalidArgumentError(YamlWhere(file, root["path"].Mark()) + ": field 'path' is not valid UTF-8");
   }
   std::string kind = root["kind"] ? root["kind"].Scalar() : "file";
   if (kind == "file") p.kind = DataKind::kFile;
   else if (kind == "dir") p.kind = DataKind::kDir;
   else {
-    return InvalidArgumentError(Where(file, root["kind"].Mark()) + ": field 'kind': '" + kind +
+    return InvalidArgumentError(YamlWhere(file, root["kind"].Mark()) + ": field 'kind': '" + kind +
                                 "' is not 'file' or 'dir'");
   }
   Result<Digest> digest = Digest::Parse(root["hash"].Scalar(),
-                                        Where(file, root["hash"].Mark()) + ": field 'hash'");
+                                        YamlWhere(file, root["hash"].Mark()) + ": field 'hash'");
   if (!digest.ok()) return digest.status();
   p.digest = *digest;
   KEEL_ASSIGN_OR_RETURN(p.size, ParseCount(root["size"], file, "size"));
@@ -97,7 +69,7 @@ Result<Pointer> ParseNode(const YAML::Node& root, std::string_view file) {
   if (root["executable"]) {
     std::string exec = root["executable"].Scalar();
     if (exec != "true" && exec != "false") {
-      return InvalidArgumentError(Where(file, root["executable"].Mark()) +
+      return InvalidArgumentError(YamlWhere(file, root["executable"].Mark()) +
                                   ": field 'executable': '" + exec + "' is not true or false");
     }
     p.executable = exec == "true";
@@ -127,7 +99,7 @@ Result<Pointer> Pointer::Parse(std::string_view text, std::string_view file) {
   try {
     return ParseNode(YAML::Load(std::string(text)), file);
   } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(Where(file, e.mark) + ": " + e.msg);
+    return InvalidArgumentError(YamlWhere(file, e.mark) + ": " + e.msg);
   }
 }
 

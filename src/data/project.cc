@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/paths.h"
+#include "core/yaml.h"
 
 namespace keel {
 namespace {
@@ -16,33 +17,28 @@ constexpr char kConfigTemplate[] =
     "  # (root writes through read-only files into the stored version).\n"
     "  # type: reflink,hardlink,copy\n";
 
-std::string Where(std::string_view file, const YAML::Mark& mark) {
-  return std::string(file) + ":" + std::to_string(mark.line + 1) + ":" +
-         std::to_string(mark.column + 1);
-}
-
 Result<ProjectConfig> ParseConfigNode(const YAML::Node& root, std::string_view file) {
   ProjectConfig config;
   if (root.IsNull()) return config;
-  if (!root.IsMap()) return InvalidArgumentError(Where(file, root.Mark()) + ": expected a mapping");
+  if (!root.IsMap()) return InvalidArgumentError(YamlWhere(file, root.Mark()) + ": expected a mapping");
   for (const auto& section : root) {
     std::string name = section.first.Scalar();
     if (name != "cache") {
-      return InvalidArgumentError(Where(file, section.first.Mark()) + ": unknown section '" + name +
+      return InvalidArgumentError(YamlWhere(file, section.first.Mark()) + ": unknown section '" + name +
                                   "' (known: cache)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) {
-      return InvalidArgumentError(Where(file, section.second.Mark()) + ": 'cache' must be a mapping");
+      return InvalidArgumentError(YamlWhere(file, section.second.Mark()) + ": 'cache' must be a mapping");
     }
     for (const auto& item : section.second) {
       std::string key = item.first.Scalar();
       if (key != "type") {
-        return InvalidArgumentError(Where(file, item.first.Mark()) + ": unknown key 'cache." + key +
+        return InvalidArgumentError(YamlWhere(file, item.first.Mark()) + ": unknown key 'cache." + key +
                                     "' (known: cache.type)");
       }
       Result<std::vector<CloneMethod>> order = ParseCloneOrder(item.second.Scalar());
-      if (!order.ok()) return order.status().WithPrefix(Where(file, item.second.Mark()));
+      if (!order.ok()) return order.status().WithPrefix(YamlWhere(file, item.second.Mark()));
       config.clone_order = std::move(*order);
     }
   }
@@ -55,7 +51,7 @@ Result<ProjectConfig> ParseProjectConfig(std::string_view text, std::string_view
   try {
     return ParseConfigNode(YAML::Load(std::string(text)), file);
   } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(Where(file, e.mark) + ": " + e.msg);
+    return InvalidArgumentError(YamlWhere(file, e.mark) + ": " + e.msg);
   }
 }
 

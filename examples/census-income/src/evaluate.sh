@@ -1,0 +1,13 @@
+#!/bin/sh
+# Applies the rules to the test set and writes accuracy and row counts.
+# usage: evaluate.sh TEST_CSV MODEL_DIR METRICS_JSON (train.feature from params.yaml)
+set -eu
+feature=$(sed -n "s/^  feature: //p" params.yaml)
+awk -F, -v feature="$feature" '
+  FNR == NR { if (FNR > 1) rule[$1] = $2; next }
+  FNR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; f = col[feature]; y = col["income"]; next }
+  { p = ($f in rule) ? rule[$f] : rule["*"]; gold = ($y ~ />50K/) ? ">50K" : "<=50K"
+    rows++; if (p == gold) right++ }
+  END { printf "{\"accuracy\": %.4f, \"rows\": %d}\n", right / rows, rows }
+' "$2/rules.csv" "$1" > "$3"
+cat "$3"

@@ -1,0 +1,316 @@
+// `keel run|status|dag|checkout` and `keel params diff`.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "pipeline/pipeline_service.h"
+
+namespace keel::cli {
+namespace {
+
+struct Session {
+  std::unique_ptr<Project> project;
+  std::unique_ptr<ProgressSink> progress;
+  std::unique_ptr<PipelineService> pipeline;
+};
+
+Result<Session> OpenSession(Context& ctx, ProgressSink* progress, RunObserver* observer) {
+  Session s;
+  KEEL_ASSIGN_OR_RETURN(s.project, Project::Open(ctx.env, ctx.cwd));
+  s.pipeline = std::make_unique<PipelineService>(s.project.get(), progress, observer);
+  return s;
+}
+
+std::string JoinReasons(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const std::string& r : reasons) out += (out.empty() ? "" : "; ") + r;
+  return out;
+}
+
+// Prints a run as it happens. Stage output goes to stdout, or to stderr
+// under --json so that stdout stays one JSON document.
+class PrintingObserver final : public RunObserver {
+ public:
+  explicit PrintingObserver(bool json) : json_(json) {}
+
+  void StageStarting(const StageReport& r) override {
+    if (json_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (r.action) {
+      case StageAction::kSkipped: std::cout << r.name << ": up to date\n"; break;
+      case StageAction::kRestored:
+        std::cout << r.name << ": restored from run-cache (" << JoinReasons(r.reasons) << ")\n";
+        break;
+      default: std::cout << r.name << ": running (" << JoinReasons(r.reasons) << ")\n"; break;
+    }
+    std::cout.flush();
+  }
+
+  void StageOutput(const std::string& stage, std::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::ostream& out = json_ ? std::cerr : std::cout;
+    out << "[" << stage << "] " << line << "\n";
+    out.flush();
+  }
+
+  void StageDone(const StageReport& r) override {
+    if (json_ || r.action != StageAction::kFailed) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::cout.flush();
+    std::cerr << r.name << ": " << r.error << "\n";
+  }
+
+ private:
+  const bool json_;
+  std::mutex mu_;
+};
+
+// Turns SIGINT and SIGTERM into a call on a thread of its own, so that the
+// run can end its commands cleanly. Construct before starting any thread:
+// threads inherit the blocked mask.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::function<void(int)> on_signal) {
+    sigemptyset(&set_);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR2}) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    thread_ = std::thread([this, fn = std::move(on_signal)] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0 || sig == SIGUSR2) return;
+        received_ = sig;
+        fn(sig);
+      }
+    });
+  }
+  ~SignalWatcher() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int received() const { return received_.load(); }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+  std::atomic<int> received_{0};
+  std::thread thread_;
+};
+
+struct RunFlags {
+  std::vector<std::string> targets;
+  bool downstream = false;
+  bool force = false;
+  bool dry_run = false;
+  bool no_run_cache = false;
+  size_t jobs = 0;
+};
+
+nlohmann::json ReportJson(const StageReport& r) {
+  nlohmann::json j = {{"name", r.name}, {"action", std::string(StageActionName(r.action))}, {"reasons", r.reasons}};
+  if (r.action == StageAction::kFailed) {
+    j["exit_code"] = r.exit_code;
+    j["error"] = r.error;
+  }
+  return j;
+}
+
+void PrintSummary(const RunReport& report) {
+  std::map<std::string, int> counts;
+  for (const StageReport& r : report.stages) ++counts[std::string(StageActionName(r.action))];
+  std::string line;
+  for (const auto& [action, n] : counts) line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + action;
+  std::cout << line << "\n";
+  for (const StageReport& r : report.stages) {
+    if (r.action == StageAction::kNotRun) std::cout << r.name << ": not run\n";
+  }
+}
+
+Status RunRun(Context& ctx, const RunFlags& flags) {
+  RunOptions options;
+  options.targets = flags.targets;
+  options.selection = flags.downstream ? Selection::kWithDownstream : Selection::kWithUpstream;
+  options.force = flags.force;
+  options.dry_run = flags.dry_run;
+  options.use_run_cache = !flags.no_run_cache;
+  options.jobs = flags.jobs > 0 ? flags.jobs : std::max(1u, std::thread::hardware_concurrency());
+  PrintingObserver observer(ctx.json);
+  NullProgress progress;  // stages run side by side: one bar would be a mess
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, &progress, &observer));
+  PipelineService* pipeline = s.pipeline.get();
+  Result<RunReport> report = [&] {
+    SignalWatcher watcher([pipeline](int sig) { pipeline->Interrupt(sig); });
+    Result<RunReport> r = pipeline->Run(options);
+    if (watcher.received() != 0) ctx.exit_code = 128 + watcher.received();
+    return r;
+  }();
+  if (!report.ok()) return report.status();
+  if (ctx.json) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (const StageReport& r : report->stages) stages.push_back(ReportJson(r));
+    PrintJson({{"stages", stages}, {"interrupted", report->interrupted}});
+    ctx.printed_json = true;
+  } else if (options.dry_run) {
+    for (const StageReport& r : report->stages) {
+      std::cout << r.name << ": " << StageActionName(r.action);
+      if (!r.reasons.empty()) std::cout << " (" << JoinReasons(r.reasons) << ")";
+      std::cout << "\n";
+    }
+  } else {
+    PrintSummary(*report);
+  }
+  if (report->interrupted) {
+    return AbortedError(std::string("interrupted by ") + (ctx.exit_code == 128 + SIGINT ? "SIGINT" : "SIGTERM") +
+                        "; keel.lock records the stages that finished");
+  }
+  std::string failed;
+  for (const StageReport& r : report->stages) {
+    if (r.action == StageAction::kFailed) failed += (failed.empty() ? "" : "; ") + r.error;
+  }
+  if (!failed.empty()) return AbortedError(failed);
+  return Status::Ok();
+}
+
+Status RunStatus(Context& ctx) {
+  std::unique_ptr<ProgressSink> progress = MakeProgress();
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, progress.get(), nullptr));
+  KEEL_ASSIGN_OR_RETURN(std::vector<StageStatus> stages, s.pipeline->StageStatuses());
+  if (ctx.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const StageStatus& st : stages) {
+      out.push_back({{"name", st.name}, {"state", st.up_to_date ? "up to date" : "stale"}, {"reasons", st.reasons}});
+    }
+    PrintJson({{"stages", out}});
+    return Status::Ok();
+  }
+  bool all = true;
+  for (const StageStatus& st : stages) {
+    if (st.up_to_date) continue;
+    all = false;
+    std::cout << st.name << ": stale\n";
+    for (const std::string& r : st.reasons) std::cout << "  " << r << "\n";
+  }
+  if (all) std::cout << "Pipeline is up to date (" << stages.size() << " stages).\n";
+  return Status::Ok();
+}
+
+Status RunDag(Context& ctx, bool dot) {
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, nullptr, nullptr));
+  KEEL_ASSIGN_OR_RETURN(std::vector<DagNode> nodes, s.pipeline->Graph());
+  if (ctx.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const DagNode& n : nodes) out.push_back({{"name", n.name}, {"upstream", n.upstream}});
+    PrintJson({{"stages", out}});
+  } else if (dot) {
+    std::cout << "digraph keel {\n";
+    for (const DagNode& n : nodes) {
+      std::cout << "  \"" << n.name << "\";\n";
+      for (const std::string& u : n.upstream) std::cout << "  \"" << u << "\" -> \"" << n.name << "\";\n";
+    }
+    std::cout << "}\n";
+  } else {
+    for (const DagNode& n : nodes) {
+      std::cout << n.name;
+      for (size_t i = 0; i < n.upstream.size(); ++i) std::cout << (i == 0 ? " <- " : ", ") << n.upstream[i];
+      std::cout << "\n";
+    }
+  }
+  return Status::Ok();
+}
+
+Status RunCheckout(Context& ctx, bool force) {
+  std::unique_ptr<ProgressSink> progress = MakeProgress();
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, progress.get(), nullptr));
+  KEEL_ASSIGN_OR_RETURN(PipelineCheckout result,
+                        s.pipeline->Checkout(force ? CheckoutMode::kForce : CheckoutMode::kSafe));
+  auto list = [](const std::vector<CheckoutResult>& results) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const CheckoutResult& r : results) out.push_back({{"path", r.path}, {"changed", r.changed}});
+    return out;
+  };
+  if (ctx.json) {
+    PrintJson({{"outs", list(result.outs)}, {"data", list(result.data)}});
+    return Status::Ok();
+  }
+  size_t unchanged = 0;
+  for (const auto* results : {&result.outs, &result.data}) {
+    for (const CheckoutResult& r : *results) {
+      if (r.changed) std::cout << "restored " << r.path << "\n";
+      else ++unchanged;
+    }
+  }
+  std::cout << unchanged << " outs and data paths were already up to date\n";
+  return Status::Ok();
+}
+
+Status RunParamsDiff(Context& ctx, const std::string& rev) {
+  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, nullptr, nullptr));
+  KEEL_ASSIGN_OR_RETURN(std::vector<ParamChange> changes, s.pipeline->ParamsDiff(rev));
+  auto text = [](const std::optional<std::string>& v) { return v ? *v : std::string("-"); };
+  if (ctx.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ParamChange& c : changes) {
+      nlohmann::json j = {{"file", c.file}, {"key", c.key}, {"old", nullptr}, {"new", nullptr}};
+      if (c.old_value) j["old"] = *c.old_value;
+      if (c.new_value) j["new"] = *c.new_value;
+      out.push_back(j);
+    }
+    PrintJson({{"changes", out}});
+    return Status::Ok();
+  }
+  if (changes.empty()) {
+    std::cout << "No param changed since " << rev << ".\n";
+    return Status::Ok();
+  }
+  size_t width = 0;
+  for (const ParamChange& c : changes) width = std::max(width, c.file.size() + 1 + c.key.size());
+  for (const ParamChange& c : changes) {
+    std::string name = c.file + " " + c.key;
+    std::cout << name << std::string(width - name.size() + 2, ' ') << text(c.old_value) << " → "
+              << text(c.new_value) << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterPipelineCommands(CLI::App& app, Context& ctx) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* run = app.add_subcommand("run", "run the pipeline in keel.yaml; unchanged stages are skipped");
+  run->add_option("stages", flags->targets, "stages to run, with the stages they need (default: all)");
+  run->add_flag("--downstream", flags->downstream, "run the named stages and every stage downstream of them");
+  run->add_flag("--force,-f", flags->force, "run every selected stage, even if up to date");
+  run->add_flag("--dry-run,-n", flags->dry_run, "say what would run and why; change nothing");
+  run->add_flag("--no-run-cache", flags->no_run_cache, "run stages rather than restore their outs from earlier runs");
+  run->add_option("--jobs,-j", flags->jobs, "stages to run at once (default: the number of cores)")
+      ->check(CLI::PositiveNumber);
+  run->callback([&ctx, flags] { ctx.action = [&ctx, flags] { return RunRun(ctx, *flags); }; });
+
+  CLI::App* status = app.add_subcommand("status", "say which stages are stale and why");
+  status->callback([&ctx] { ctx.action = [&ctx] { return RunStatus(ctx); }; });
+
+  auto dot = std::make_shared<bool>(false);
+  CLI::App* dag = app.add_subcommand("dag", "print the stage graph");
+  dag->add_flag("--dot", *dot, "print it in Graphviz dot format");
+  dag->callback([&ctx, dot] { ctx.action = [&ctx, dot] { return RunDag(ctx, *dot); }; });
+
+  auto force = std::make_shared<bool>(false);
+  CLI::App* checkout = app.add_subcommand("checkout", "restore every out keel.lock names and all tracked data");
+  checkout->add_flag("--force,-f", *force, "overwrite changes that are not in the store");
+  checkout->callback([&ctx, force] { ctx.action = [&ctx, force] { return RunCheckout(ctx, *force); }; });
+
+  auto rev = std::make_shared<std::string>("HEAD");
+  CLI::App* params = app.add_subcommand("params", "hyperparameters in params files");
+  params->require_subcommand(1);
+  CLI::App* diff = params->add_subcommand("diff", "show params changed since a git revision");
+  diff->add_option("rev", *rev, "git revision to compare with (default: HEAD)");
+  diff->callback([&ctx, rev] { ctx.action = [&ctx, rev] { return RunParamsDiff(ctx, *rev); }; });
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,239 @@
+#include "pipeline/pipeline_file.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+
+#include "core/paths.h"
+#include "core/yaml.h"
+
+namespace keel {
+
+std::string_view OutKindName(OutKind kind) {
+  switch (kind) {
+    case OutKind::kOut: return "outs";
+    case OutKind::kMetric: return "metrics";
+    case OutKind::kPlot: return "plots";
+  }
+  return "outs";
+}
+
+const StageSpec* PipelineSpec::Find(std::string_view name) const {
+  for (const StageSpec& s : stages) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"params", "stages"};
+const std::vector<std::string> kStageKeys = {"cmd",  "wdir",  "deps", "params",
+                                             "outs", "metrics", "plots", "env"};
+const std::vector<std::string> kOutOptions = {"cache"};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view file) : file_(file) {}
+
+  Result<PipelineSpec> Top(const YAML::Node& root) {
+    PipelineSpec spec;
+    spec.file = file_;
+    spec.params_file = kDefaultParamsFile;
+    if (root.IsNull()) return spec;
+    if (!root.IsMap()) return Error(root, "expected a mapping with 'stages' (and optionally 'params')");
+    for (const auto& item : root) {
+      KEEL_RETURN_IF_ERROR(CheckKey(item.first, kTopKeys, ""));
+    }
+    if (const YAML::Node params = root["params"]) {
+      KEEL_ASSIGN_OR_RETURN(std::string p, Path(params, "", "params"));
+      spec.params_file = p;
+    }
+    const YAML::Node stages = root["stages"];
+    if (!stages || stages.IsNull()) return spec;
+    if (!stages.IsMap()) return Error(stages, "'stages' must be a mapping of stage names to stages");
+    for (const auto& item : stages) {
+      KEEL_ASSIGN_OR_RETURN(StageSpec stage, Stage(item.first, item.second, spec.params_file));
+      spec.stages.push_back(std::move(stage));
+    }
+    return spec;
+  }
+
+ private:
+  Status Error(const YAML::Node& node, const std::string& message) const {
+    return InvalidArgumentError(YamlWhere(file_, node.Mark()) + ": " + message);
+  }
+  std::string Where(const YAML::Node& node) const { return YamlWhere(file_, node.Mark()); }
+
+  Status CheckKey(const YAML::Node& key, const std::vector<std::string>& known, const std::string& context) {
+    std::string k = key.IsScalar() ? key.Scalar() : "";
+    if (std::find(known.begin(), known.end(), k) != known.end()) return Status::Ok();
+    std::string list;
+    for (const std::string& s : known) list += (list.empty() ? "" : ", ") + s;
+    return Error(key, context + "unknown key '" + k + "'" + DidYouMean(k, known) + " (known: " + list + ")");
+  }
+
+  // A path relative to `base`, normalised to a project path; refuses
+  // absolute paths and paths that climb out of the project.
+  Result<std::string> Path(const YAML::Node& node, const std::string& base, const std::string& what) {
+    if (!node.IsScalar() || node.Scalar().empty()) return Error(node, what + ": expected a path");
+    const std::string& raw = node.Scalar();
+    if (raw.front() == '/') return Error(node, what + ": '" + raw + "' must be relative to the project");
+    std::string path = NormalizePath(JoinPath(base, raw));
+    if (path == ".." || path.rfind("../", 0) == 0) {
+      return Error(node, what + ": '" + raw + "' lies outside the project");
+    }
+    if (path == "." ) path.clear();
+    std::string first = path.substr(0, path.find('/'));
+    if (first == ".keel" || first == ".git") {
+      return Error(node, what + ": '" + raw + "' lies inside " + first + "/, which keel manages");
+    }
+    return path;
+  }
+
+  Result<StageSpec> Stage(const YAML::Node& key, const YAML::Node& node, const std::string& default_params) {
+    StageSpec stage;
+    stage.name = key.Scalar();
+    stage.where = Where(key);
+    KEEL_RETURN_IF_ERROR(CheckStageName(key));
+    std::string ctx = "stage '" + stage.name + "': ";
+    if (!node.IsMap()) return Error(node, ctx + "expected a mapping with at least 'cmd'");
+    for (const auto& item : node) KEEL_RETURN_IF_ERROR(CheckKey(item.first, kStageKeys, ctx));
+    if (!node["cmd"]) return Error(key, ctx + "missing key 'cmd'");
+    KEEL_RETURN_IF_ERROR(Cmd(node["cmd"], ctx, &stage));
+    if (const YAML::Node wdir = node["wdir"]) {
+      KEEL_ASSIGN_OR_RETURN(stage.wdir, Path(wdir, "", ctx + "wdir"));
+    }
+    if (const YAML::Node deps = node["deps"]) {
+      KEEL_RETURN_IF_ERROR(ForEachItem(deps, ctx + "deps", [&](const YAML::Node& d) -> Status {
+        KEEL_ASSIGN_OR_RETURN(std::string path, Path(d, stage.wdir, ctx + "dep"));
+        if (path.empty()) return Error(d, ctx + "dep: the whole project cannot be a dep");
+        stage.deps.push_back({path, Where(d)});
+        return Status::Ok();
+      }));
+    }
+    if (const YAML::Node params = node["params"]) {
+      KEEL_RETURN_IF_ERROR(Params(params, ctx, default_params, &stage));
+    }
+    for (OutKind kind : {OutKind::kOut, OutKind::kMetric, OutKind::kPlot}) {
+      std::string name(OutKindName(kind));
+      if (const YAML::Node outs = node[name]) {
+        KEEL_RETURN_IF_ERROR(ForEachItem(outs, ctx + name, [&](const YAML::Node& o) {
+          return Out(o, kind, ctx, &stage);
+        }));
+      }
+    }
+    if (const YAML::Node env = node["env"]) KEEL_RETURN_IF_ERROR(Env(env, ctx, &stage));
+    return stage;
+  }
+
+  Status CheckStageName(const YAML::Node& key) {
+    const std::string name = key.IsScalar() ? key.Scalar() : "";
+    bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+    if (!ok) return Error(key, "stage name '" + name + "': use letters, digits, '_', '-' and '.'");
+    return Status::Ok();
+  }
+
+  Status Cmd(const YAML::Node& cmd, const std::string& ctx, StageSpec* stage) {
+    if (cmd.IsScalar()) {
+      stage->cmd.push_back(cmd.Scalar());
+    } else if (cmd.IsSequence()) {
+      stage->cmd_is_list = true;
+      for (const YAML::Node& c : cmd) {
+        if (!c.IsScalar()) return Error(c, ctx + "cmd: each command must be a string");
+        stage->cmd.push_back(c.Scalar());
+      }
+    } else {
+      return Error(cmd, ctx + "cmd: expected a command or a list of commands");
+    }
+    for (const std::string& c : stage->cmd) {
+      if (c.find_first_not_of(" \t\n") == std::string::npos) return Error(cmd, ctx + "cmd: empty command");
+    }
+    return Status::Ok();
+  }
+
+  Status ForEachItem(const YAML::Node& list, const std::string& what,
+                     const std::function<Status(const YAML::Node&)>& fn) {
+    if (list.IsNull()) return Status::Ok();
+    if (!list.IsSequence()) return Error(list, what + ": expected a list");
+    for (const YAML::Node& item : list) KEEL_RETURN_IF_ERROR(fn(item));
+    return Status::Ok();
+  }
+
+  Status Params(const YAML::Node& params, const std::string& ctx, const std::string& default_file,
+                StageSpec* stage) {
+    return ForEachItem(params, ctx + "params", [&](const YAML::Node& p) -> Status {
+      if (p.IsScalar()) {
+        stage->params.push_back({default_file, p.Scalar(), Where(p)});
+        return Status::Ok();
+      }
+      if (!p.IsMap()) return Error(p, ctx + "params: expected a key, a section or {FILE: [keys]}");
+      for (const auto& entry : p) {
+        KEEL_ASSIGN_OR_RETURN(std::string file, Path(entry.first, stage->wdir, ctx + "params file"));
+        KEEL_RETURN_IF_ERROR(ForEachItem(entry.second, ctx + "params of " + file, [&](const YAML::Node& k) {
+          if (!k.IsScalar() || k.Scalar().empty()) return Error(k, ctx + "params: expected a key");
+          stage->params.push_back({file, k.Scalar(), Where(k)});
+          return Status::Ok();
+        }));
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status Out(const YAML::Node& o, OutKind kind, const std::string& ctx, StageSpec* stage) {
+    std::string what = ctx + std::string(OutKindName(kind));
+    OutSpec out;
+    out.kind = kind;
+    out.where = Where(o);
+    YAML::Node path_node = o;
+    if (o.IsMap()) {
+      if (o.size() != 1) return Error(o, what + ": expected PATH or {PATH: {cache: false}}");
+      auto entry = *o.begin();
+      path_node = entry.first;
+      const YAML::Node options = entry.second;
+      if (!options.IsNull() && !options.IsMap()) return Error(options, what + ": options must be a mapping");
+      for (const auto& opt : options) {
+        KEEL_RETURN_IF_ERROR(CheckKey(opt.first, kOutOptions, what + ": "));
+        const std::string v = opt.second.IsScalar() ? opt.second.Scalar() : "";
+        if (v != "true" && v != "false") return Error(opt.second, what + ": cache: expected true or false");
+        out.cache = v == "true";
+      }
+    }
+    KEEL_ASSIGN_OR_RETURN(out.path, Path(path_node, stage->wdir, what));
+    if (out.path.empty()) return Error(path_node, what + ": the whole project cannot be an out");
+    stage->outs.push_back(std::move(out));
+    return Status::Ok();
+  }
+
+  Status Env(const YAML::Node& env, const std::string& ctx, StageSpec* stage) {
+    if (env.IsNull()) return Status::Ok();
+    if (!env.IsMap()) return Error(env, ctx + "env: expected a mapping of names to strings");
+    for (const auto& item : env) {
+      const std::string name = item.first.Scalar();
+      if (name.empty() || name.find('=') != std::string::npos) {
+        return Error(item.first, ctx + "env: '" + name + "' is not a variable name");
+      }
+      if (!item.second.IsScalar()) return Error(item.second, ctx + "env: " + name + ": expected a string");
+      stage->env[name] = item.second.Scalar();
+    }
+    return Status::Ok();
+  }
+
+  std::string file_;
+};
+
+}  // namespace
+
+Result<PipelineSpec> ParsePipeline(std::string_view text, std::string_view file) {
+  try {
+    return Parser(file).Top(YAML::Load(std::string(text)));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(YamlWhere(file, e.mark) + ": " + e.msg);
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,69 @@
+// keel.yaml: the pipeline's stages as the user wrote them, parsed and
+// checked on their own (docs/format/pipeline.md). Checks that need the
+// workspace or the params files (missing deps, missing param keys) belong to
+// the graph and the params loader.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace keel {
+
+inline constexpr char kPipelineFile[] = "keel.yaml";
+inline constexpr char kDefaultParamsFile[] = "params.yaml";
+
+enum class OutKind { kOut, kMetric, kPlot };
+std::string_view OutKindName(OutKind kind);  // "outs", "metrics", "plots"
+
+// Every path below is project-relative and normalised ("" is the root);
+// `where` is "keel.yaml:LINE:COLUMN" of the entry, for errors.
+struct DepSpec {
+  std::string path;
+  std::string where;
+};
+
+struct OutSpec {
+  std::string path;
+  OutKind kind = OutKind::kOut;
+  bool cache = true;  // stored in the CAS; false: hashed and recorded only
+  std::string where;
+};
+
+struct ParamSpec {
+  std::string file;  // the params file
+  std::string key;   // a dotted key ("train.eta") or a section ("train")
+  std::string where;
+};
+
+struct StageSpec {
+  std::string name;
+  std::string where;
+  std::vector<std::string> cmd;  // run in order with /bin/sh -c
+  bool cmd_is_list = false;      // written back the way it was given
+  std::string wdir;              // "" for the project root
+  std::vector<DepSpec> deps;
+  std::vector<ParamSpec> params;
+  std::vector<OutSpec> outs;  // outs, metrics and plots
+  std::map<std::string, std::string> env;
+};
+
+struct PipelineSpec {
+  std::string file;          // "keel.yaml"
+  std::string params_file;   // the default params file
+  std::vector<StageSpec> stages;  // in file order
+
+  // The stage named `name`, or null.
+  const StageSpec* Find(std::string_view name) const;
+};
+
+// Parses keel.yaml's text. `file` names it in errors, which carry line and
+// column: "keel.yaml:14:7: stage 'train': unknown key 'dep' (did you mean
+// 'deps'?)". Checks keys, types, stage names and that every path stays
+// inside the project; not the graph.
+Result<PipelineSpec> ParsePipeline(std::string_view text, std::string_view file);
+
+}  // namespace keel

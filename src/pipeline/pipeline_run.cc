@@ -1,0 +1,224 @@
+// `keel run`: deciding, per stage, to skip, restore from the run-cache or
+// run; running the commands; storing outs and recording keel.lock.
+#include <algorithm>
+#include <csignal>
+
+#include "core/paths.h"
+#include "pipeline/pipeline_service.h"
+
+namespace keel {
+namespace {
+
+// How long stage commands get to end after an interrupt before SIGKILL.
+constexpr int kGraceMs = 10000;
+
+std::string RunCachePath(const std::string& keel_dir, const Digest& signature) {
+  std::string hex = signature.Hex();
+  return keel_dir + "/cache/runs/" + hex.substr(0, 2) + "/" + hex.substr(2);
+}
+
+Status RemoveTree(Env* env, const std::string& abs) {
+  Result<FileInfo> info = env->Stat(abs);
+  if (!info.ok()) return info.status().code() == StatusCode::kNotFound ? Status::Ok() : info.status();
+  if (info->type != FileType::kDirectory) return env->RemoveFile(abs);
+  KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> children, env->ListDir(abs));
+  for (const DirEntry& c : children) KEEL_RETURN_IF_ERROR(RemoveTree(env, JoinPath(abs, c.name)));
+  return env->RemoveDir(abs);
+}
+
+// The targets' indices, or every stage when there are none.
+Result<std::vector<bool>> Select(const PipelineSpec& spec, const Dag& dag, const RunOptions& options) {
+  if (options.targets.empty()) return std::vector<bool>(spec.stages.size(), true);
+  std::vector<size_t> targets;
+  for (const std::string& name : options.targets) {
+    auto it = std::find_if(spec.stages.begin(), spec.stages.end(), [&](const StageSpec& s) { return s.name == name; });
+    if (it == spec.stages.end()) {
+      std::string known;
+      for (const StageSpec& s : spec.stages) known += (known.empty() ? "" : ", ") + s.name;
+      return NotFoundError("no stage '" + name + "' in " + kPipelineFile + " (stages: " + known + ")");
+    }
+    targets.push_back(static_cast<size_t>(it - spec.stages.begin()));
+  }
+  return dag.Closure(targets, options.selection == Selection::kWithUpstream ? Direction::kUpstream
+                                                                              : Direction::kDownstream);
+}
+
+}  // namespace
+
+Result<std::optional<LockedStage>> PipelineService::FindRun(const LockedStage& now) {
+  const Digest signature = now.Signature();
+  const std::string path = RunCachePath(project_->keel_dir(), signature);
+  Result<std::string> text = ReadFileToString(project_->env(), path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return std::optional<LockedStage>();
+    return text.status();
+  }
+  // The run-cache is only a cache: an entry keel cannot use is passed over.
+  Result<LockedStage> entry = ParseLockedStage(*text, path);
+  if (!entry.ok() || entry->Signature() != signature) return std::optional<LockedStage>();
+  for (const LockedPath& out : entry->outs) {
+    if (!out.cache || !project_->objects().Has(out.digest)) return std::optional<LockedStage>();
+  }
+  entry->name = now.name;
+  return std::optional<LockedStage>(std::move(*entry));
+}
+
+Status PipelineService::RestoreOuts(const LockedStage& entry) {
+  for (const LockedPath& out : entry.outs) {
+    Result<CheckoutResult> restored = data_.RestorePath(out.path, PointerOf(out), CheckoutMode::kForce);
+    if (!restored.ok()) return restored.status().WithPrefix("restoring out " + out.path);
+  }
+  return Status::Ok();
+}
+
+Status PipelineService::RecordRun(Loaded* loaded, const LockedStage& done) {
+  Env* env = project_->env();
+  std::string entry = RunCachePath(project_->keel_dir(), done.Signature());
+  KEEL_RETURN_IF_ERROR(CreateDirs(env, DirName(entry)));
+  KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, entry, SerializeLockedStage(done)));
+  // Stored outs live in the store, not in git (as DVC does it); the others
+  // (metrics, usually) are meant to be committed.
+  for (const LockedPath& out : done.outs) {
+    if (!out.cache) continue;
+    KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, project_->Abs(DirName(out.path)), BaseName(out.path),
+                                           JoinPath(project_->keel_dir(), "gitignore.lock")));
+  }
+  loaded->lock.Put(done);
+  // keel.yaml's order; stages no longer in keel.yaml are dropped.
+  LockFile ordered;
+  for (const StageSpec& s : loaded->spec.stages) {
+    if (const LockedStage* l = loaded->lock.Find(s.name)) ordered.stages.push_back(*l);
+  }
+  return WriteFileAtomic(env, project_->Abs(kLockFile), SerializeLockFile(ordered));
+}
+
+Status PipelineService::Prepare(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
+                                StageReport* report) {
+  std::vector<std::string> missing;
+  KEEL_ASSIGN_OR_RETURN(*now, Current(*loaded, stage, &missing));
+  for (const std::string& dep : missing) {
+    bool tracked = Exists(project_->env(), project_->Abs(dep) + std::string(kPointerSuffix));
+    return FailedPreconditionError("dep " + dep + (tracked ? " is not checked out (run `keel checkout`)" : " is missing"));
+  }
+  KEEL_ASSIGN_OR_RETURN(report->reasons, Explain(*loaded, *now, missing));
+  if (options.force) report->reasons.insert(report->reasons.begin(), "forced");
+  if (report->reasons.empty()) {
+    report->action = StageAction::kSkipped;
+    return Status::Ok();
+  }
+  if (!options.force && options.use_run_cache) {
+    KEEL_ASSIGN_OR_RETURN(std::optional<LockedStage> entry, FindRun(*now));
+    if (entry) {
+      report->action = StageAction::kRestored;
+      KEEL_RETURN_IF_ERROR(RestoreOuts(*entry));
+      *now = std::move(*entry);
+      return RecordRun(loaded, *now);
+    }
+  }
+  report->action = StageAction::kRan;
+  // Stale outs must never pass as fresh: a stage that fails to write one
+  // leaves it missing.
+  Env* env = project_->env();
+  for (const LockedPath& out : now->outs) {
+    KEEL_RETURN_IF_ERROR(RemoveTree(env, project_->Abs(out.path)));
+    KEEL_RETURN_IF_ERROR(CreateDirs(env, DirName(project_->Abs(out.path))));
+  }
+  return CreateDirs(env, project_->Abs(now->wdir));
+}
+
+Status PipelineService::RunCommands(const Loaded& loaded, size_t stage, StageReport* report) {
+  const StageSpec& spec = loaded.spec.stages[stage];
+  ProcessOptions options;
+  options.cwd = project_->Abs(spec.wdir);
+  for (const auto& [k, v] : spec.env) options.env.emplace_back(k, v);
+  options.env.emplace_back("KEEL_STAGE", spec.name);
+  for (const std::string& cmd : spec.cmd) {
+    Result<int> code = RunShellCommand(project_->env(), &children_, cmd, options, [&](std::string_view line) {
+      if (observer_ != nullptr) observer_->StageOutput(spec.name, line);
+    });
+    if (!code.ok()) return code.status();
+    if (*code != 0 && stop_.load()) return AbortedError("interrupted");
+    if (*code != 0) {
+      report->exit_code = *code;
+      return AbortedError("stage '" + spec.name + "' failed (exit status " + std::to_string(*code) + ")" +
+                          (spec.cmd.size() > 1 ? " in `" + cmd + "`" : ""));
+    }
+  }
+  return Status::Ok();
+}
+
+Status PipelineService::Finish(Loaded* loaded, LockedStage* now) {
+  for (LockedPath& out : now->outs) {
+    Result<Pointer> p = out.cache ? data_.StorePath(out.path) : data_.HashPath(out.path);
+    if (!p.ok() && p.status().code() == StatusCode::kNotFound) {
+      return AbortedError("stage '" + now->name + "' did not produce its out " + out.path);
+    }
+    if (!p.ok()) return p.status().WithPrefix("stage '" + now->name + "': storing out " + out.path);
+    out = LockedPathOf(out.path, *p, out.cache);
+  }
+  KEEL_RETURN_IF_ERROR(RecordRun(loaded, *now));
+  return project_->state().Flush();
+}
+
+bool PipelineService::RunStage(Loaded* loaded, size_t stage, const RunOptions& options, StageReport* report) {
+  LockedStage now;
+  auto fail = [&](const Status& s) {
+    bool interrupted = stop_.load() && report->exit_code == 0;
+    report->action = interrupted ? StageAction::kInterrupted : StageAction::kFailed;
+    report->error = s.message();
+    if (observer_ != nullptr) observer_->StageDone(*report);
+    return false;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Status prepared = Prepare(loaded, stage, options, &now, report);
+    if (!prepared.ok()) return fail(prepared.WithPrefix("stage '" + report->name + "'"));
+  }
+  if (observer_ != nullptr) observer_->StageStarting(*report);
+  if (report->action == StageAction::kRan) {
+    Status ran = RunCommands(*loaded, stage, report);
+    if (!ran.ok()) return fail(ran);
+    std::lock_guard<std::mutex> lock(mu_);
+    Status finished = Finish(loaded, &now);
+    if (!finished.ok()) return fail(finished);
+  }
+  if (observer_ != nullptr) observer_->StageDone(*report);
+  return true;
+}
+
+Result<RunReport> PipelineService::Run(const RunOptions& options) {
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Loaded> loaded, Load());
+  KEEL_ASSIGN_OR_RETURN(std::vector<bool> selected, Select(loaded->spec, loaded->dag, options));
+  // One run at a time per project; gc waits for it.
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> run_lock,
+                        project_->env()->LockFile(JoinPath(project_->keel_dir(), "run.lock"), LockMode::kExclusive));
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
+  RunReport result;
+  if (options.dry_run) {
+    KEEL_ASSIGN_OR_RETURN(result.stages, Evaluate(*loaded, selected, options));
+    return result;
+  }
+  std::vector<StageReport> reports(loaded->spec.stages.size());
+  for (size_t i = 0; i < reports.size(); ++i) reports[i].name = loaded->spec.stages[i].name;
+  std::vector<StageFate> fates;
+  {
+    ThreadStageRunner runner([&](size_t s) { return RunStage(loaded.get(), s, options, &reports[s]); });
+    KEEL_ASSIGN_OR_RETURN(fates, Schedule(loaded->dag, selected, options.jobs, &runner, &stop_));
+  }
+  for (size_t s : loaded->dag.order()) {
+    if (!selected[s]) continue;
+    if (fates[s] == StageFate::kBlocked || fates[s] == StageFate::kNotStarted) {
+      reports[s].action = StageAction::kNotRun;
+    }
+    result.stages.push_back(std::move(reports[s]));
+  }
+  result.interrupted = stop_.load();
+  return result;
+}
+
+void PipelineService::Interrupt(int signal) {
+  stop_.store(true);
+  children_.Stop(signal, kGraceMs);
+}
+
+}  // namespace keel
