@@ -3,17 +3,24 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <future>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/fault_env.h"
@@ -466,6 +473,327 @@ TEST_F(FaultEnvTest, CrashAfterZeroStopsEverything) {
   EXPECT_FALSE(fault_.CreateFile(Path("f"), 0644).ok());
   EXPECT_FALSE(fault_.CreateDir(Path("d")).ok());
   EXPECT_THAT(Names(dir_), IsEmpty());
+}
+
+
+// --- Env::StartProcess / ChildProcess ---
+
+using namespace std::chrono_literals;
+
+// Starts `argv`; null (with a test failure) if it could not be started.
+std::unique_ptr<ChildProcess> Start(std::vector<std::string> argv, std::string cwd = "",
+                                    std::vector<std::pair<std::string, std::string>> env = {}) {
+  ProcessOptions options;
+  options.argv = std::move(argv);
+  options.cwd = std::move(cwd);
+  options.env = std::move(env);
+  Result<std::unique_ptr<ChildProcess>> child = DefaultEnv()->StartProcess(options);
+  EXPECT_TRUE(child.ok()) << child.status().ToString();
+  return child.ok() ? std::move(*child) : nullptr;
+}
+
+// The child's output up to the end (every writer closed the pipe).
+std::string ReadAll(ChildProcess* child) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    Result<size_t> n = child->ReadOutput(buf, sizeof buf);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || *n == 0) return out;
+    out.append(buf, *n);
+  }
+}
+
+// One line of output, without its newline ("" at the end of the output).
+std::string ReadLine(ChildProcess* child) {
+  std::string line;
+  char c;
+  for (;;) {
+    Result<size_t> n = child->ReadOutput(&c, 1);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || *n == 0 || c == '\n') return line;
+    line += c;
+  }
+}
+
+int WaitFor(ChildProcess* child) {
+  Result<int> code = child->Wait();
+  EXPECT_TRUE(code.ok()) << code.status().ToString();
+  return code.ok() ? *code : -1;
+}
+
+// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 if unreadable.
+char ProcState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');  // the command name may hold spaces and ')'
+  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : 0;
+}
+
+// True once `pid` has ended: no such process (kill(pid, 0) fails with
+// ESRCH), or a zombie. A grandchild killed with its group is reparented to
+// init (or a subreaper), which reaps it when it gets to it; until then it is
+// a zombie, dead but still there. Some container inits reap only every few
+// seconds, some never.
+bool Ended(pid_t pid) {
+  if (::kill(pid, 0) == -1 && errno == ESRCH) return true;
+  return ProcState(pid) == 'Z';
+}
+
+// Polls (bounded) until `pid` has ended.
+bool EndsWithin(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!Ended(pid)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// A pid printed by a child on a line of its own, or -1.
+pid_t ParsePid(const std::string& line) {
+  if (line.empty() || line.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return static_cast<pid_t>(std::stol(line));
+}
+
+// Kills `pid` at scope exit if it still runs, so a failing test leaves no
+// stray `sleep 30` behind.
+class KillAtExit {
+ public:
+  explicit KillAtExit(pid_t pid) : pid_(pid) {}
+  ~KillAtExit() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
+
+ private:
+  pid_t pid_;
+};
+
+TEST_F(EnvTest, StartProcessReadsStdoutAndStderrThroughOnePipe) {
+  std::unique_ptr<ChildProcess> child =
+      Start({"sh", "-c", "echo to-stdout; echo to-stderr >&2; echo again; exit 7"});
+  ASSERT_NE(child, nullptr);
+  EXPECT_GT(child->pid(), 0);
+  // One pipe, written in order by one process: the order is kept.
+  EXPECT_EQ(ReadAll(child.get()), "to-stdout\nto-stderr\nagain\n");
+  EXPECT_EQ(WaitFor(child.get()), 7);
+
+  std::unique_ptr<ChildProcess> quiet = Start({"true"});
+  ASSERT_NE(quiet, nullptr);
+  EXPECT_EQ(ReadAll(quiet.get()), "");
+  EXPECT_EQ(WaitFor(quiet.get()), 0);
+}
+
+TEST_F(EnvTest, StartProcessWaitReturnsTheExitCode) {
+  for (int code : {0, 1, 7, 126, 255}) {
+    std::unique_ptr<ChildProcess> child = Start({"sh", "-c", "exit " + std::to_string(code)});
+    ASSERT_NE(child, nullptr);
+    EXPECT_EQ(WaitFor(child.get()), code) << code;
+  }
+}
+
+TEST_F(EnvTest, StartProcessMissingProgramExits127) {
+  std::unique_ptr<ChildProcess> child = Start({"keel-no-such-program-xyz"});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(ReadAll(child.get()), "");
+  EXPECT_EQ(WaitFor(child.get()), 127);
+
+  ProcessOptions empty;
+  EXPECT_EQ(env_->StartProcess(empty).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EnvTest, StartProcessExitCodeForASignalIs128PlusTheSignal) {
+  std::unique_ptr<ChildProcess> killed = Start({"sh", "-c", "kill -KILL $$"});
+  ASSERT_NE(killed, nullptr);
+  EXPECT_EQ(WaitFor(killed.get()), 128 + SIGKILL);
+  std::unique_ptr<ChildProcess> usr1 = Start({"sh", "-c", "kill -USR1 $$"});
+  ASSERT_NE(usr1, nullptr);
+  EXPECT_EQ(WaitFor(usr1.get()), 128 + SIGUSR1);
+}
+
+TEST_F(EnvTest, StartProcessUsesCwdAndEnv) {
+  ASSERT_EQ(::setenv("KEEL_TEST_INHERITED", "from-parent", 1), 0);
+  ASSERT_EQ(::setenv("KEEL_TEST_REPLACED", "old", 1), 0);
+  const std::string home = dir_ + "/home dir";
+  std::unique_ptr<ChildProcess> child = Start(
+      {"sh", "-c",
+       "pwd -P; printf '%s\\n' \"$HOME\" \"$KEEL_TEST_ADDED\" \"$KEEL_TEST_REPLACED\" "
+       "\"$KEEL_TEST_INHERITED\"; env | grep -c -e '^HOME=' -e '^KEEL_TEST_REPLACED='"},
+      dir_, {{"HOME", home}, {"KEEL_TEST_ADDED", "a b=c"}, {"KEEL_TEST_REPLACED", "new"}});
+  ::unsetenv("KEEL_TEST_INHERITED");
+  ::unsetenv("KEEL_TEST_REPLACED");
+  ASSERT_NE(child, nullptr);
+  // A replaced variable appears once, with the new value.
+  EXPECT_EQ(ReadAll(child.get()), std::filesystem::canonical(dir_).string() + "\n" + home +
+                                      "\na b=c\nnew\nfrom-parent\n2\n");
+  EXPECT_EQ(WaitFor(child.get()), 0);
+}
+
+TEST_F(EnvTest, StartProcessStdinIsDevNull) {
+  // Give this process a stdin with a line waiting in it while the child
+  // starts: a child that inherited it would read the line.
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], "from-parent\n", 12), 12);
+  const int saved_stdin = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+  ::dup2(fds[0], 0);
+  std::unique_ptr<ChildProcess> child =
+      Start({"sh", "-c", "readlink /proc/self/fd/0; if read line; then echo \"read $line\"; else echo eof; fi"});
+  if (saved_stdin >= 0) {
+    ::dup2(saved_stdin, 0);
+    ::close(saved_stdin);
+  } else {
+    ::close(0);
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(ReadAll(child.get()), "/dev/null\neof\n");
+  EXPECT_EQ(WaitFor(child.get()), 0);
+}
+
+TEST_F(EnvTest, StartProcessSignalReachesTheWholeProcessGroup) {
+  // The shell prints its background child's pid, then waits for it.
+  std::unique_ptr<ChildProcess> child = Start({"sh", "-c", "sleep 30 & echo $!; wait"});
+  ASSERT_NE(child, nullptr);
+  const pid_t grandchild = ParsePid(ReadLine(child.get()));
+  ASSERT_GT(grandchild, 0);
+  KillAtExit cleanup(grandchild);
+  ASSERT_FALSE(Ended(grandchild));
+
+  // Signal from this thread while another one waits.
+  std::future<int> code = std::async(std::launch::async, [&] { return WaitFor(child.get()); });
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  ASSERT_EQ(code.wait_for(20s), std::future_status::ready) << "SIGTERM did not end the child";
+  EXPECT_EQ(code.get(), 128 + SIGTERM);
+  EXPECT_TRUE(EndsWithin(grandchild, 10s)) << "grandchild " << grandchild << " survived SIGTERM to the group";
+  EXPECT_EQ(ReadAll(child.get()), "");  // every writer is gone
+  // Signalling a child that has exited is fine.
+  EXPECT_TRUE(child->Signal(SIGTERM).ok());
+}
+
+TEST_F(EnvTest, StartProcessSignalToAnExitedChildIsOk) {
+  std::unique_ptr<ChildProcess> child = Start({"true"});
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(ReadAll(child.get()), "");  // it closed its output: it is exiting
+  EXPECT_TRUE(child->Signal(SIGTERM).ok());
+  EXPECT_EQ(WaitFor(child.get()), 0);
+}
+
+TEST_F(EnvTest, StartProcessDestructorKillsAnUnwaitedChildAndItsGroup) {
+  std::unique_ptr<ChildProcess> child = Start({"sh", "-c", "sleep 30 & echo $!; wait"});
+  ASSERT_NE(child, nullptr);
+  const pid_t pid = child->pid();
+  const pid_t grandchild = ParsePid(ReadLine(child.get()));
+  ASSERT_GT(grandchild, 0);
+  KillAtExit cleanup(grandchild);
+  const auto start = std::chrono::steady_clock::now();
+  child.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "the destructor waited for the child";
+  // Killed and reaped by the destructor: not even a zombie is left.
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_TRUE(EndsWithin(grandchild, 10s)) << "grandchild " << grandchild << " survived the destructor";
+
+  // A child that exited but was never waited for is reaped too.
+  std::unique_ptr<ChildProcess> done = Start({"true"});
+  ASSERT_NE(done, nullptr);
+  const pid_t done_pid = done->pid();
+  EXPECT_EQ(ReadAll(done.get()), "");
+  done.reset();
+  EXPECT_EQ(::kill(done_pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST_F(EnvTest, StartProcessPipesDoNotLeakIntoConcurrentChildren) {
+  // One thread keeps starting long-running children (A) while this one
+  // starts short ones (B). An A forked while a B's pipe is open must not
+  // keep that pipe open: B's output must end when B does, with A running.
+  std::atomic<bool> stop{false};
+  std::atomic<int> started{0};
+  std::atomic<bool> starter_done{false};
+  std::vector<std::unique_ptr<ChildProcess>> longs;  // the starter's until joined
+  std::thread starter([&] {
+    while (!stop.load()) {
+      std::unique_ptr<ChildProcess> a = Start({"sleep", "30"});
+      if (a == nullptr) break;
+      longs.push_back(std::move(a));
+      ++started;
+      // Keep a few alive; the destructor kills and reaps the oldest.
+      if (longs.size() > 8) longs.erase(longs.begin());
+    }
+    starter_done = true;
+  });
+  auto stop_starter = [&] {
+    stop = true;
+    if (starter.joinable()) starter.join();
+  };
+  while (started.load() == 0 && !starter_done.load()) std::this_thread::sleep_for(1ms);
+
+  for (int i = 0; i < 30; ++i) {
+    std::unique_ptr<ChildProcess> b = Start({"sh", "-c", "echo hi"});
+    ASSERT_NE(b, nullptr);
+    std::future<std::string> output = std::async(std::launch::async, [&] { return ReadAll(b.get()); });
+    if (output.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "round " << i << ": the output of a finished child did not end: "
+                    << "a concurrently started child holds its pipe";
+      stop_starter();
+      longs.clear();  // kills every A, closing the leaked pipe
+      output.get();
+      return;
+    }
+    EXPECT_EQ(output.get(), "hi\n") << "round " << i;
+    EXPECT_EQ(WaitFor(b.get()), 0);
+  }
+  stop_starter();
+  ASSERT_FALSE(longs.empty());
+  for (const auto& a : longs) EXPECT_FALSE(Ended(a->pid())) << "A ended early";
+  EXPECT_GT(started.load(), 1);
+  longs.clear();
+}
+
+TEST_F(EnvTest, StartProcessResetsTheSignalMask) {
+  // A child inherits the mask of the thread that forks it: block SIGTERM
+  // here, and the child must still get an empty mask.
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+  std::unique_ptr<ChildProcess> child =
+      Start({"sh", "-c", "grep '^SigBlk:' /proc/$$/status; echo ready; exec sleep 30"});
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &old, nullptr), 0);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(ReadLine(child.get()), "SigBlk:\t0000000000000000");
+  EXPECT_EQ(ReadLine(child.get()), "ready");
+
+  std::future<int> code = std::async(std::launch::async, [&] { return WaitFor(child.get()); });
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  if (code.wait_for(20s) != std::future_status::ready) {
+    ADD_FAILURE() << "SIGTERM stayed blocked in the child";
+    (void)child->Signal(SIGKILL);
+  }
+  EXPECT_EQ(code.get(), 128 + SIGTERM);
+}
+
+TEST_F(EnvTest, StartProcessResetsIgnoredSignals) {
+  // An ignored signal stays ignored across exec; the child must not inherit
+  // this process's SIG_IGN for SIGTERM.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ASSERT_EQ(::sigaction(SIGTERM, &ignore, &old), 0);
+  std::unique_ptr<ChildProcess> child = Start({"sh", "-c", "echo ready; exec sleep 30"});
+  ASSERT_EQ(::sigaction(SIGTERM, &old, nullptr), 0);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(ReadLine(child.get()), "ready");
+
+  std::future<int> code = std::async(std::launch::async, [&] { return WaitFor(child.get()); });
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  if (code.wait_for(20s) != std::future_status::ready) {
+    ADD_FAILURE() << "SIGTERM stayed ignored in the child";
+    (void)child->Signal(SIGKILL);
+  }
+  EXPECT_EQ(code.get(), 128 + SIGTERM);
 }
 
 }  // namespace

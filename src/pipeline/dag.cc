@@ -14,10 +14,6 @@ struct OutOwner {
   const OutSpec* out;
 };
 
-bool IsUnder(const std::string& path, const std::string& folder) {
-  return path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 && path[folder.size()] == '/';
-}
-
 // Outs by path, refusing duplicates and outs nested in other outs.
 Result<std::map<std::string, OutOwner>> IndexOuts(const PipelineSpec& spec) {
   std::map<std::string, OutOwner> outs;
@@ -31,19 +27,15 @@ Result<std::map<std::string, OutOwner>> IndexOuts(const PipelineSpec& spec) {
       }
     }
   }
-  // Sorted by path, a nested out follows its folder, possibly after siblings
-  // ("a", "a-b", "a/c"): compare each with every folder open above it.
-  std::vector<const std::pair<const std::string, OutOwner>*> open;
-  for (const auto& entry : outs) {
-    while (!open.empty() && !IsUnder(entry.first, open.back()->first)) open.pop_back();
-    if (!open.empty()) {
-      const auto& outer = *open.back();
-      return InvalidArgumentError(entry.second.out->where + ": out '" + entry.first + "' of stage '" +
-                                  spec.stages[entry.second.stage].name + "' lies inside out '" + outer.first +
-                                  "' of stage '" + spec.stages[outer.second.stage].name + "' (" +
-                                  outer.second.out->where + ")");
+  // An out nested in another: look for each out's folders among the outs.
+  for (const auto& [path, owner] : outs) {
+    for (std::string dir = DirName(path); !dir.empty(); dir = DirName(dir)) {
+      auto outer = outs.find(dir);
+      if (outer == outs.end()) continue;
+      return InvalidArgumentError(owner.out->where + ": out '" + path + "' of stage '" +
+                                  spec.stages[owner.stage].name + "' lies inside out '" + dir + "' of stage '" +
+                                  spec.stages[outer->second.stage].name + "' (" + outer->second.out->where + ")");
     }
-    open.push_back(&entry);
   }
   return outs;
 }

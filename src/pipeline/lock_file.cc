@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <optional>
+#include <set>
 
 #include "core/yaml.h"
 
@@ -52,52 +54,292 @@ void Field(Sha256* h, std::string_view tag, std::string_view value) {
   h->Update(value);
 }
 
-void EmitPaths(YAML::Emitter& out, const char* key, const std::vector<LockedPath>& paths, bool is_out) {
-  if (paths.empty()) return;
-  out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
-  for (const LockedPath& p : paths) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "path" << YAML::Value << p.path;
-    if (is_out) out << YAML::Key << "kind" << YAML::Value << std::string(DataKindName(p.kind));
-    out << YAML::Key << "hash" << YAML::Value << p.digest.ToString();
-    out << YAML::Key << "size" << YAML::Value << p.size;
-    out << YAML::Key << "files" << YAML::Value << p.files;
-    if (p.executable) out << YAML::Key << "executable" << YAML::Value << true;
-    if (!p.cache) out << YAML::Key << "cache" << YAML::Value << false;
-    out << YAML::EndMap;
+// keel.lock is written by hand rather than through yaml-cpp's emitter:
+// the layout is fixed (docs/format/pipeline.md), and the emitter costs
+// about 100 ms per MiB, paid after every stage of a run.
+bool IsPlain(std::string_view s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
+  if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(s.front()) != std::string_view::npos) return false;
+  if (s.find(": ") != std::string_view::npos || s.find(" #") != std::string_view::npos) return false;
+  // Plain words YAML reads as null would not come back as the same text.
+  if (s == "~" || s == "null" || s == "Null" || s == "NULL") return false;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   }
-  out << YAML::EndSeq;
+  return true;
 }
 
-void EmitStage(YAML::Emitter& out, const LockedStage& s) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "cmd" << YAML::Value;
-  if (s.cmd_is_list) {
-    out << YAML::BeginSeq;
-    for (const std::string& c : s.cmd) out << c;
-    out << YAML::EndSeq;
-  } else {
-    out << (s.cmd.empty() ? std::string() : s.cmd.front());
+void AppendScalar(std::string* out, std::string_view s) {
+  if (IsPlain(s)) {
+    out->append(s);
+    return;
   }
-  if (!s.wdir.empty()) out << YAML::Key << "wdir" << YAML::Value << s.wdir;
+  static const char kHex[] = "0123456789abcdef";
+  *out += '"';
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      *out += '\\';
+      *out += c;
+    } else if (c == '\n') {
+      *out += "\\n";
+    } else if (c == '\t') {
+      *out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      *out += "\\x";
+      *out += kHex[u >> 4];
+      *out += kHex[u & 15];
+    } else {
+      *out += c;
+    }
+  }
+  *out += '"';
+}
+
+void Entry(std::string* out, int indent, std::string_view key, std::string_view value) {
+  out->append(indent, ' ');
+  AppendScalar(out, key);
+  *out += ": ";
+  AppendScalar(out, value);
+  *out += '\n';
+}
+
+void Open(std::string* out, int indent, std::string_view key) {
+  out->append(indent, ' ');
+  AppendScalar(out, key);
+  *out += ":\n";
+}
+
+void EmitPaths(std::string* out, const char* key, const std::vector<LockedPath>& paths, bool is_out) {
+  if (paths.empty()) return;
+  Open(out, 4, key);
+  for (const LockedPath& p : paths) {
+    *out += "      - ";
+    Entry(out, 0, "path", p.path);
+    if (is_out) Entry(out, 8, "kind", DataKindName(p.kind));
+    Entry(out, 8, "hash", p.digest.ToString());
+    Entry(out, 8, "size", std::to_string(p.size));
+    Entry(out, 8, "files", std::to_string(p.files));
+    if (p.executable) Entry(out, 8, "executable", "true");
+    if (!p.cache) Entry(out, 8, "cache", "false");
+  }
+}
+
+// One stage's body, its keys at indent 4.
+void EmitStage(std::string* out, const LockedStage& s) {
+  if (s.cmd_is_list) {
+    Open(out, 4, "cmd");
+    for (const std::string& c : s.cmd) {
+      *out += "      - ";
+      AppendScalar(out, c);
+      *out += '\n';
+    }
+  } else {
+    Entry(out, 4, "cmd", s.cmd.empty() ? std::string_view() : std::string_view(s.cmd.front()));
+  }
+  if (!s.wdir.empty()) Entry(out, 4, "wdir", s.wdir);
   if (!s.env.empty()) {
-    out << YAML::Key << "env" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : s.env) out << YAML::Key << k << YAML::Value << v;
-    out << YAML::EndMap;
+    Open(out, 4, "env");
+    for (const auto& [k, v] : s.env) Entry(out, 6, k, v);
   }
   EmitPaths(out, "deps", s.deps, false);
   if (!s.params.empty()) {
-    out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+    Open(out, 4, "params");
     for (const auto& [file, values] : s.params) {
-      out << YAML::Key << file << YAML::Value << YAML::BeginMap;
-      for (const auto& [k, v] : values) out << YAML::Key << k << YAML::Value << v;
-      out << YAML::EndMap;
+      Open(out, 6, file);
+      for (const auto& [k, v] : values) Entry(out, 8, k, v);
     }
-    out << YAML::EndMap;
   }
   EmitPaths(out, "outs", s.outs, true);
-  out << YAML::EndMap;
 }
+
+// The fast path for reading keel.lock: exactly the layout EmitStage writes,
+// line by line. Anything else (a hand edit, a merge) returns nullopt and is
+// read by yaml-cpp instead, which is ~50 times slower but takes any YAML.
+class CanonicalLockReader {
+ public:
+  explicit CanonicalLockReader(std::string_view text) : text_(text) {}
+
+  std::optional<LockFile> Read() {
+    LockFile lock;
+    while (Next() && (line_.empty() || line_.front() == '#')) {
+    }
+    if (line_ != "schema: " + std::to_string(kSchema) || !Next()) return std::nullopt;
+    if (line_ == "stages: {}") return Next() ? std::nullopt : std::optional<LockFile>(lock);
+    if (line_ != "stages:") return std::nullopt;
+    bool more = Next();
+    while (more) {
+      std::string name;
+      if (indent_ != 2 || !KeyOnly(&name)) return std::nullopt;
+      LockedStage stage;
+      stage.name = std::move(name);
+      more = Next();
+      while (more && indent_ == 4) {
+        if (!StageKey(&stage, &more)) return std::nullopt;
+      }
+      if (stage.cmd.empty() && !stage.cmd_is_list) return std::nullopt;  // no cmd: let the full parser say so
+      lock.stages.push_back(std::move(stage));
+    }
+    return done_ ? std::optional<LockFile>(std::move(lock)) : std::nullopt;
+  }
+
+ private:
+  // Advances to the next line; false at the end (then done_ is set).
+  bool Next() {
+    if (pos_ >= text_.size()) {
+      done_ = true;
+      return false;
+    }
+    size_t end = text_.find('\n', pos_);
+    if (end == std::string_view::npos) end = text_.size();
+    std::string_view raw = text_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    indent_ = raw.find_first_not_of(' ');
+    if (indent_ == std::string_view::npos) indent_ = raw.size();
+    line_ = raw.substr(indent_);
+    return true;
+  }
+
+  // A scalar at the start of `in`: plain up to `stop` (": " for keys, end
+  // of line for values) or double-quoted. Sets *rest to what follows.
+  static bool Scalar(std::string_view in, bool is_key, std::string* out, std::string_view* rest) {
+    out->clear();
+    if (!in.empty() && in.front() == '"') {
+      size_t i = 1;
+      for (; i < in.size() && in[i] != '"'; ++i) {
+        if (in[i] != '\\') {
+          *out += in[i];
+          continue;
+        }
+        if (++i >= in.size()) return false;
+        switch (in[i]) {
+          case '"': case '\\': *out += in[i]; break;
+          case 'n': *out += '\n'; break;
+          case 't': *out += '\t'; break;
+          case 'x': {
+            if (i + 2 >= in.size()) return false;
+            unsigned v = 0;
+            auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+            if (ec != std::errc() || p != in.data() + i + 3) return false;
+            *out += static_cast<char>(v);
+            i += 2;
+            break;
+          }
+          default: return false;
+        }
+      }
+      if (i >= in.size()) return false;
+      *rest = in.substr(i + 1);
+      return true;
+    }
+    size_t end = is_key ? in.find(':') : in.size();
+    if (end == std::string_view::npos) return false;
+    std::string_view plain = in.substr(0, end);
+    if (!IsPlain(plain)) return false;
+    out->assign(plain);
+    *rest = in.substr(end);
+    return true;
+  }
+
+  static bool KeyValue(std::string_view line, std::string* key, std::string* value) {
+    std::string_view rest;
+    if (!Scalar(line, true, key, &rest) || rest.substr(0, 2) != ": ") return false;
+    return Scalar(rest.substr(2), false, value, &rest) && rest.empty();
+  }
+
+  bool KeyOnly(std::string* key) const {
+    std::string_view rest;
+    return Scalar(line_, true, key, &rest) && rest == ":";
+  }
+
+  bool StageKey(LockedStage* stage, bool* more) {
+    std::string key, value;
+    if (KeyValue(line_, &key, &value)) {
+      if (key == "cmd") stage->cmd = {value};
+      else if (key == "wdir") stage->wdir = value;
+      else return false;
+      *more = Next();
+      return true;
+    }
+    if (!KeyOnly(&key)) return false;
+    *more = Next();
+    if (key == "cmd") {
+      stage->cmd_is_list = true;
+      for (; *more && indent_ == 6 && line_.substr(0, 2) == "- "; *more = Next()) {
+        std::string_view rest;
+        if (!Scalar(line_.substr(2), false, &value, &rest) || !rest.empty()) return false;
+        stage->cmd.push_back(value);
+      }
+      return true;
+    }
+    if (key == "env") return Map(6, &stage->env, more);
+    if (key == "params") {
+      std::string file;
+      while (*more && indent_ == 6 && KeyOnly(&file)) {
+        *more = Next();
+        if (!Map(8, &stage->params[file], more)) return false;
+      }
+      return true;
+    }
+    if (key == "deps") return Paths(&stage->deps, more);
+    if (key == "outs") return Paths(&stage->outs, more);
+    return false;
+  }
+
+  bool Map(size_t indent, std::map<std::string, std::string>* out, bool* more) {
+    std::string key, value;
+    for (; *more && indent_ == indent; *more = Next()) {
+      if (!KeyValue(line_, &key, &value)) return false;
+      (*out)[key] = value;
+    }
+    return true;
+  }
+
+  bool Paths(std::vector<LockedPath>* out, bool* more) {
+    std::string key, value;
+    while (*more && indent_ == 6 && line_.substr(0, 2) == "- ") {
+      std::map<std::string, std::string> fields;
+      if (!KeyValue(line_.substr(2), &key, &value)) return false;
+      fields[key] = value;
+      *more = Next();
+      if (!Map(8, &fields, more)) return false;
+      std::optional<LockedPath> p = ToPath(fields);
+      if (!p) return false;
+      out->push_back(std::move(*p));
+    }
+    return true;
+  }
+
+  static std::optional<LockedPath> ToPath(const std::map<std::string, std::string>& f) {
+    static const std::set<std::string> kKnown = {"path", "kind", "hash", "size", "files", "executable", "cache"};
+    for (const auto& [k, v] : f) {
+      if (!kKnown.count(k)) return std::nullopt;
+    }
+    auto get = [&](const char* k) { auto it = f.find(k); return it == f.end() ? std::string() : it->second; };
+    LockedPath p;
+    p.path = get("path");
+    std::string kind = get("kind");
+    if (kind == "dir") p.kind = DataKind::kDir;
+    else if (!kind.empty() && kind != "file") return std::nullopt;
+    Result<Digest> d = Digest::Parse(get("hash"), "hash");
+    if (!d.ok()) return std::nullopt;
+    p.digest = *d;
+    for (auto [key, field] : {std::pair{"size", &p.size}, std::pair{"files", &p.files}}) {
+      std::string v = get(key);
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), *field);
+      if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) return std::nullopt;
+    }
+    p.executable = get("executable") == "true";
+    p.cache = get("cache") != "false";
+    return p;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  size_t indent_ = 0;
+  std::string_view line_;
+  bool done_ = false;
+};
 
 class LockParser {
  public:
@@ -135,7 +377,9 @@ class LockParser {
     if (kind == "dir") p.kind = DataKind::kDir;
     else if (!kind.empty() && kind != "file") return Error(node["kind"], "'kind': '" + kind + "' is not file or dir");
     KEEL_ASSIGN_OR_RETURN(std::string hash, Scalar(node, "hash", true));
-    KEEL_ASSIGN_OR_RETURN(p.digest, Digest::Parse(hash, YamlWhere(file_, node["hash"].Mark()) + ": 'hash'"));
+    Result<Digest> digest = Digest::Parse(hash, YamlWhere(file_, node["hash"].Mark()) + ": 'hash'");
+    if (!digest.ok()) return CorruptError(digest.status().message());
+    p.digest = *digest;
     KEEL_ASSIGN_OR_RETURN(p.size, Count(node, "size"));
     KEEL_ASSIGN_OR_RETURN(p.files, Count(node, "files"));
     KEEL_ASSIGN_OR_RETURN(std::string exec, Scalar(node, "executable", false));
@@ -221,19 +465,19 @@ Digest LockedStage::Signature() const {
 }
 
 std::string SerializeLockFile(const LockFile& lock) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  out << YAML::Key << "schema" << YAML::Value << kSchema;
-  out << YAML::Key << "stages" << YAML::Value << YAML::BeginMap;
+  std::string out = kHeader;
+  out += "schema: " + std::to_string(kSchema) + "\n";
+  if (lock.stages.empty()) return out + "stages: {}\n";
+  out += "stages:\n";
   for (const LockedStage& s : lock.stages) {
-    out << YAML::Key << s.name << YAML::Value;
-    EmitStage(out, s);
+    Open(&out, 2, s.name);
+    EmitStage(&out, s);
   }
-  out << YAML::EndMap << YAML::EndMap;
-  return kHeader + std::string(out.c_str()) + "\n";
+  return out;
 }
 
 Result<LockFile> ParseLockFile(std::string_view text, std::string_view file) {
+  if (std::optional<LockFile> fast = CanonicalLockReader(text).Read()) return std::move(*fast);
   LockParser parser(file);
   try {
     YAML::Node root = YAML::Load(std::string(text));
@@ -259,13 +503,12 @@ Result<LockFile> ParseLockFile(std::string_view text, std::string_view file) {
 }
 
 std::string SerializeLockedStage(const LockedStage& stage) {
-  YAML::Emitter out;
-  out << YAML::BeginMap << YAML::Key << "schema" << YAML::Value << kSchema;
-  out << YAML::Key << "stage" << YAML::Value << stage.name;
-  out << YAML::Key << "run" << YAML::Value;
-  EmitStage(out, stage);
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  std::string out = "schema: " + std::to_string(kSchema) + "\n";
+  Entry(&out, 0, "stage", stage.name);
+  out += "run:\n";
+  // The body is indented as in keel.lock: deeper than needed, still YAML.
+  EmitStage(&out, stage);
+  return out;
 }
 
 Result<LockedStage> ParseLockedStage(std::string_view text, std::string_view file) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <set>
 
 #include "core/paths.h"
 #include "core/yaml.h"
@@ -44,9 +45,7 @@ class Parser {
     spec.params_file = kDefaultParamsFile;
     if (root.IsNull()) return spec;
     if (!root.IsMap()) return Error(root, "expected a mapping with 'stages' (and optionally 'params')");
-    for (const auto& item : root) {
-      KEEL_RETURN_IF_ERROR(CheckKey(item.first, kTopKeys, ""));
-    }
+    KEEL_RETURN_IF_ERROR(CheckKeys(root, kTopKeys, ""));
     if (const YAML::Node params = root["params"]) {
       KEEL_ASSIGN_OR_RETURN(std::string p, Path(params, "", "params"));
       spec.params_file = p;
@@ -54,7 +53,11 @@ class Parser {
     const YAML::Node stages = root["stages"];
     if (!stages || stages.IsNull()) return spec;
     if (!stages.IsMap()) return Error(stages, "'stages' must be a mapping of stage names to stages");
+    std::set<std::string> names;
     for (const auto& item : stages) {
+      if (!names.insert(item.first.Scalar()).second) {
+        return Error(item.first, "stage '" + item.first.Scalar() + "' is defined twice");
+      }
       KEEL_ASSIGN_OR_RETURN(StageSpec stage, Stage(item.first, item.second, spec.params_file));
       spec.stages.push_back(std::move(stage));
     }
@@ -66,6 +69,28 @@ class Parser {
     return InvalidArgumentError(YamlWhere(file_, node.Mark()) + ": " + message);
   }
   std::string Where(const YAML::Node& node) const { return YamlWhere(file_, node.Mark()); }
+
+  // Each key known and given once. yaml-cpp keeps repeated keys, and a
+  // stage whose second 'deps' silently won would be a trap.
+  Status CheckKeys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& context) {
+    std::set<std::string> seen;
+    for (const auto& item : map) {
+      KEEL_RETURN_IF_ERROR(CheckKey(item.first, known, context));
+      if (!seen.insert(item.first.Scalar()).second) {
+        return Error(item.first, context + "key '" + item.first.Scalar() + "' is given twice");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // An empty value has no place of its own (yaml-cpp marks the next
+  // token): errors about it point at its key.
+  static YAML::Node KeyOf(const YAML::Node& map, const std::string& key) {
+    for (const auto& item : map) {
+      if (item.first.Scalar() == key) return item.first;
+    }
+    return map;
+  }
 
   Status CheckKey(const YAML::Node& key, const std::vector<std::string>& known, const std::string& context) {
     std::string k = key.IsScalar() ? key.Scalar() : "";
@@ -100,8 +125,9 @@ class Parser {
     KEEL_RETURN_IF_ERROR(CheckStageName(key));
     std::string ctx = "stage '" + stage.name + "': ";
     if (!node.IsMap()) return Error(node, ctx + "expected a mapping with at least 'cmd'");
-    for (const auto& item : node) KEEL_RETURN_IF_ERROR(CheckKey(item.first, kStageKeys, ctx));
+    KEEL_RETURN_IF_ERROR(CheckKeys(node, kStageKeys, ctx));
     if (!node["cmd"]) return Error(key, ctx + "missing key 'cmd'");
+    if (node["cmd"].IsNull()) return Error(KeyOf(node, "cmd"), ctx + "cmd: expected a command or a list of commands");
     KEEL_RETURN_IF_ERROR(Cmd(node["cmd"], ctx, &stage));
     if (const YAML::Node wdir = node["wdir"]) {
       KEEL_ASSIGN_OR_RETURN(stage.wdir, Path(wdir, "", ctx + "wdir"));
@@ -217,7 +243,9 @@ class Parser {
       if (name.empty() || name.find('=') != std::string::npos) {
         return Error(item.first, ctx + "env: '" + name + "' is not a variable name");
       }
-      if (!item.second.IsScalar()) return Error(item.second, ctx + "env: " + name + ": expected a string");
+      if (!item.second.IsScalar()) {
+        return Error(item.second.IsNull() ? item.first : item.second, ctx + "env: " + name + ": expected a string");
+      }
       stage->env[name] = item.second.Scalar();
     }
     return Status::Ok();

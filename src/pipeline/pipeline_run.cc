@@ -213,6 +213,8 @@ Result<RunReport> PipelineService::Run(const RunOptions& options) {
     result.stages.push_back(std::move(reports[s]));
   }
   result.interrupted = stop_.load();
+  // Hashes of deps that skipped stages computed stay useful next time.
+  KEEL_RETURN_IF_ERROR(project_->state().Flush());
   return result;
 }
 
