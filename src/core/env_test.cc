@@ -615,18 +615,33 @@ TEST_F(EnvTest, StartProcessUsesCwdAndEnv) {
   ASSERT_EQ(::setenv("KEEL_TEST_INHERITED", "from-parent", 1), 0);
   ASSERT_EQ(::setenv("KEEL_TEST_REPLACED", "old", 1), 0);
   const std::string home = dir_ + "/home dir";
+  const std::vector<std::pair<std::string, std::string>> added = {
+      {"HOME", home}, {"KEEL_TEST_ADDED", "a b=c"}, {"KEEL_TEST_REPLACED", "new"}};
   std::unique_ptr<ChildProcess> child = Start(
-      {"sh", "-c",
-       "pwd -P; printf '%s\\n' \"$HOME\" \"$KEEL_TEST_ADDED\" \"$KEEL_TEST_REPLACED\" "
-       "\"$KEEL_TEST_INHERITED\"; env | grep -c -e '^HOME=' -e '^KEEL_TEST_REPLACED='"},
-      dir_, {{"HOME", home}, {"KEEL_TEST_ADDED", "a b=c"}, {"KEEL_TEST_REPLACED", "new"}});
+      {"sh", "-c", "pwd -P; printf '%s\\n' \"$HOME\" \"$KEEL_TEST_ADDED\" \"$KEEL_TEST_REPLACED\" \"$KEEL_TEST_INHERITED\""},
+      dir_, added);
+  // `env` itself (not a shell, which would drop duplicates): the raw environment.
+  std::unique_ptr<ChildProcess> raw = Start({"env"}, "", added);
   ::unsetenv("KEEL_TEST_INHERITED");
   ::unsetenv("KEEL_TEST_REPLACED");
   ASSERT_NE(child, nullptr);
-  // A replaced variable appears once, with the new value.
-  EXPECT_EQ(ReadAll(child.get()), std::filesystem::canonical(dir_).string() + "\n" + home +
-                                      "\na b=c\nnew\nfrom-parent\n2\n");
+  ASSERT_NE(raw, nullptr);
+  EXPECT_EQ(ReadAll(child.get()),
+            std::filesystem::canonical(dir_).string() + "\n" + home + "\na b=c\nnew\nfrom-parent\n");
   EXPECT_EQ(WaitFor(child.get()), 0);
+
+  // A replaced variable appears once, with the new value.
+  std::vector<std::string> lines;
+  const std::string env = ReadAll(raw.get());
+  for (size_t pos = 0, end; pos < env.size(); pos = end + 1) {
+    end = env.find('\n', pos);
+    if (end == std::string::npos) end = env.size();
+    const std::string line = env.substr(pos, end - pos);
+    if (line.rfind("HOME=", 0) == 0 || line.rfind("KEEL_TEST_", 0) == 0) lines.push_back(line);
+  }
+  EXPECT_THAT(lines, UnorderedElementsAre("HOME=" + home, "KEEL_TEST_ADDED=a b=c", "KEEL_TEST_REPLACED=new",
+                                          "KEEL_TEST_INHERITED=from-parent"));
+  EXPECT_EQ(WaitFor(raw.get()), 0);
 }
 
 TEST_F(EnvTest, StartProcessStdinIsDevNull) {
@@ -705,22 +720,51 @@ TEST_F(EnvTest, StartProcessDestructorKillsAnUnwaitedChildAndItsGroup) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+// The file descriptors this process has open, by /proc/self/fd (without
+// the listing's own, closed by the time this returns).
+std::vector<int> OpenFds() {
+  std::vector<int> listed;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    listed.push_back(std::stoi(entry.path().filename().string()));
+  }
+  std::vector<int> fds;
+  for (int fd : listed) {
+    if (::fcntl(fd, F_GETFD) >= 0) fds.push_back(fd);
+  }
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+TEST_F(EnvTest, StartProcessKeepsItsEndOfThePipeCloseOnExec) {
+  const std::vector<int> before = OpenFds();
+  std::unique_ptr<ChildProcess> child = Start({"sleep", "30"});
+  ASSERT_NE(child, nullptr);
+  int added = 0;
+  for (int fd : OpenFds()) {
+    if (std::binary_search(before.begin(), before.end(), fd)) continue;
+    const int flags = ::fcntl(fd, F_GETFD);
+    ++added;
+    EXPECT_TRUE(flags & FD_CLOEXEC) << "fd " << fd << " would leak into other children";
+  }
+  EXPECT_EQ(added, 1);  // the read end of the output pipe, and nothing else
+}
+
 TEST_F(EnvTest, StartProcessPipesDoNotLeakIntoConcurrentChildren) {
-  // One thread keeps starting long-running children (A) while this one
-  // starts short ones (B). An A forked while a B's pipe is open must not
-  // keep that pipe open: B's output must end when B does, with A running.
+  // Another thread starts long-running children (A: `sleep 30`) while this
+  // one starts short ones (B: `echo hi`) and reads each to the end. An A
+  // forked while a B's pipe is open in this process must not keep it open
+  // after its exec: B's output must end when B does, while every A runs on.
+  constexpr int kLongRunning = 40;
   std::atomic<bool> stop{false};
-  std::atomic<int> started{0};
   std::atomic<bool> starter_done{false};
+  std::atomic<int> started{0};
   std::vector<std::unique_ptr<ChildProcess>> longs;  // the starter's until joined
   std::thread starter([&] {
-    while (!stop.load()) {
+    for (int i = 0; i < kLongRunning && !stop.load(); ++i) {
       std::unique_ptr<ChildProcess> a = Start({"sleep", "30"});
       if (a == nullptr) break;
       longs.push_back(std::move(a));
       ++started;
-      // Keep a few alive; the destructor kills and reaps the oldest.
-      if (longs.size() > 8) longs.erase(longs.begin());
     }
     starter_done = true;
   });
@@ -728,43 +772,46 @@ TEST_F(EnvTest, StartProcessPipesDoNotLeakIntoConcurrentChildren) {
     stop = true;
     if (starter.joinable()) starter.join();
   };
-  while (started.load() == 0 && !starter_done.load()) std::this_thread::sleep_for(1ms);
 
-  for (int i = 0; i < 30; ++i) {
+  int rounds = 0;
+  // While A children are being started, and at least a few rounds.
+  while ((!starter_done.load() || rounds < 5) && rounds < 2000) {
     std::unique_ptr<ChildProcess> b = Start({"sh", "-c", "echo hi"});
     ASSERT_NE(b, nullptr);
     std::future<std::string> output = std::async(std::launch::async, [&] { return ReadAll(b.get()); });
     if (output.wait_for(10s) != std::future_status::ready) {
-      ADD_FAILURE() << "round " << i << ": the output of a finished child did not end: "
-                    << "a concurrently started child holds its pipe";
+      ADD_FAILURE() << "round " << rounds << ": the output of a finished child did not end: "
+                    << "a child started at the same time holds its pipe";
       stop_starter();
       longs.clear();  // kills every A, closing the leaked pipe
       output.get();
       return;
     }
-    EXPECT_EQ(output.get(), "hi\n") << "round " << i;
+    EXPECT_EQ(output.get(), "hi\n") << "round " << rounds;
     EXPECT_EQ(WaitFor(b.get()), 0);
+    ++rounds;
   }
   stop_starter();
-  ASSERT_FALSE(longs.empty());
-  for (const auto& a : longs) EXPECT_FALSE(Ended(a->pid())) << "A ended early";
-  EXPECT_GT(started.load(), 1);
-  longs.clear();
+  EXPECT_EQ(started.load(), kLongRunning);
+  for (const auto& a : longs) EXPECT_FALSE(Ended(a->pid())) << "an A ended early";
+  longs.clear();  // the destructors kill them
 }
 
 TEST_F(EnvTest, StartProcessResetsTheSignalMask) {
-  // A child inherits the mask of the thread that forks it: block SIGTERM
-  // here, and the child must still get an empty mask.
+  // A child inherits the signal mask of the thread that forks it: with
+  // SIGTERM blocked here, children must still start with an empty mask.
+  // (Programs run directly: a shell might clear its mask itself.)
   sigset_t term, old;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &old), 0);
-  std::unique_ptr<ChildProcess> child =
-      Start({"sh", "-c", "grep '^SigBlk:' /proc/$$/status; echo ready; exec sleep 30"});
+  std::unique_ptr<ChildProcess> status = Start({"grep", "^SigBlk:", "/proc/self/status"});
+  std::unique_ptr<ChildProcess> child = Start({"sleep", "30"});
   ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &old, nullptr), 0);
+  ASSERT_NE(status, nullptr);
   ASSERT_NE(child, nullptr);
-  EXPECT_EQ(ReadLine(child.get()), "SigBlk:\t0000000000000000");
-  EXPECT_EQ(ReadLine(child.get()), "ready");
+  EXPECT_EQ(ReadAll(status.get()), "SigBlk:\t0000000000000000\n");
+  EXPECT_EQ(WaitFor(status.get()), 0);
 
   std::future<int> code = std::async(std::launch::async, [&] { return WaitFor(child.get()); });
   ASSERT_TRUE(child->Signal(SIGTERM).ok());

@@ -198,17 +198,23 @@ Result<Pointer> DataService::HashPath(const std::string& path) {
     if (info.status().code() == StatusCode::kNotFound) return NotFoundError(path + ": no such file or folder");
     return info.status();
   }
+  return HashPath(path, *info);
+}
+
+Result<Pointer> DataService::HashPath(const std::string& path, const FileInfo& info) {
+  Env* env = project_->env();
+  std::string abs = project_->Abs(path);
   Pointer p;
   p.path = BaseName(path);
   TreeScanner scanner(env, &project_->state(), progress_);
-  if (info->type == FileType::kRegular) {
-    KEEL_ASSIGN_OR_RETURN(p.digest, scanner.HashFile(abs, path, *info));
-    p.size = info->size;
+  if (info.type == FileType::kRegular) {
+    KEEL_ASSIGN_OR_RETURN(p.digest, scanner.HashFile(abs, path, info));
+    p.size = info.size;
     p.files = 1;
-    p.executable = (info->mode & 0100) != 0;
+    p.executable = (info.mode & 0100) != 0;
     return p;
   }
-  if (info->type != FileType::kDirectory) {
+  if (info.type != FileType::kDirectory) {
     return InvalidArgumentError(path + ": not a regular file or folder");
   }
   KEEL_ASSIGN_OR_RETURN(ScannedTree tree, scanner.ScanFolder(abs, path));
@@ -252,7 +258,8 @@ Result<AddResult> DataService::AddOne(const std::string& path) {
   version.size = pointer.size;
   version.files = pointer.files;
   version.created_at_ns = env->NowNanos();
-  version.git_commit = project_->git().head_commit;
+  KEEL_ASSIGN_OR_RETURN(GitInfo git, project_->git());
+  version.git_commit = git.head_commit;
   KEEL_ASSIGN_OR_RETURN(result.version_id, project_->metadata().RecordDataVersion(version));
   KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, project_->Abs(result.pointer_path), pointer.Serialize()));
   KEEL_RETURN_IF_ERROR(AddGitIgnoreEntry(env, project_->Abs(DirName(path)), BaseName(path),

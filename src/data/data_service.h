@@ -116,6 +116,8 @@ class DataService {
   // `path` field is the base name); stores nothing. Not found if absent;
   // invalid argument for a link or special file.
   Result<Pointer> HashPath(const std::string& path);
+  // The same, for a caller that has just stat-ed the path (`info`: lstat).
+  Result<Pointer> HashPath(const std::string& path, const FileInfo& info);
   // Stores the file or folder at `path` (as `keel data add` would) and
   // returns what its pointer would hold; writes no pointer and no record.
   Result<Pointer> StorePath(const std::string& path);

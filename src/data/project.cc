@@ -147,8 +147,15 @@ Result<std::unique_ptr<Project>> Project::Open(Env* env, const std::string& cwd)
   KEEL_ASSIGN_OR_RETURN(project->metadata_, OpenMetadataStore("sqlite://" + JoinPath(keel, "keel.db")));
   if (!Exists(env, JoinPath(keel, "cache"))) KEEL_RETURN_IF_ERROR(env->CreateDir(JoinPath(keel, "cache")));
   KEEL_ASSIGN_OR_RETURN(project->state_, StateCache::Open(JoinPath(keel, "cache/state.db")));
-  KEEL_ASSIGN_OR_RETURN(project->git_, DiscoverGit(dir));
   return project;
+}
+
+Result<GitInfo> Project::git() {
+  if (!git_) {
+    KEEL_ASSIGN_OR_RETURN(GitInfo info, DiscoverGit(root_));
+    git_ = std::move(info);
+  }
+  return *git_;
 }
 
 Result<std::unique_ptr<FileLock>> Project::Lock(LockMode mode) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,9 @@ class Project {
   ObjectStore& objects() { return *objects_; }
   MetadataStore& metadata() { return *metadata_; }
   StateCache& state() { return *state_; }
-  const GitInfo& git() const { return git_; }
+  // The git repository holding the project, discovered on first use
+  // (starting libgit2 costs ~10 ms, which most commands never need).
+  Result<GitInfo> git();
 
   // Serialises keel processes on this project: shared for work that only
   // adds objects, exclusive for gc.
@@ -73,7 +76,7 @@ class Project {
   std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<StateCache> state_;
-  GitInfo git_;
+  std::optional<GitInfo> git_;
 };
 
 // The .gitignore line that matches exactly `name` in its folder: "/name",

@@ -45,6 +45,10 @@ class FolderQueue {
     --busy_;
     if (busy_ == 0 && queue_.empty()) cv_.notify_all();
   }
+  bool HasQueued() {
+    std::lock_guard lock(mu_);
+    return !queue_.empty();
+  }
   void Stop() {
     std::lock_guard lock(mu_);
     stopped_ = true;
@@ -140,8 +144,16 @@ Result<std::vector<ScannedEntry>> TreeScanner::List(const std::string& abs) {
       queue.Stop();
     }
   };
+  // The top folder first, on this thread: a flat folder (most deps and
+  // outs) then needs no threads at all.
+  std::optional<std::string> top = queue.Pop();
+  Status listed = list_one(*top, &found[0]);
+  queue.Done();
+  KEEL_RETURN_IF_ERROR(listed);
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < found.size(); ++t) pool.emplace_back(worker, &found[t]);
+  if (queue.HasQueued()) {
+    for (size_t t = 1; t < found.size(); ++t) pool.emplace_back(worker, &found[t]);
+  }
   worker(&found[0]);
   for (std::thread& t : pool) t.join();
   KEEL_RETURN_IF_ERROR(first_error);

@@ -141,6 +141,93 @@ TEST(LockFileTest, ParamValuesFromAParamsFileRoundTrip) {
   EXPECT_EQ(back->params, s.params) << text;
 }
 
+// Texts YAML would read as something else if written plainly.
+const std::vector<std::string> kAwkward = {
+    "",       "~",       "null", "Null",   "NULL",   " lead",      "trail ", "a #b",
+    "a: b",   "ends:",   "#x",   "- x",    "---",    "...",        "|",      ">",
+    "[1, 2]", "{a: 1}",  "'q'",  "\"dq\"", "back\\", "tab\there",  "a\nb",   "cr\r",
+    "\x01",   "données", "@at",  "`tick`", "%pct",   "!bang",      "&amp",   "*star",
+    "? q",    "a,b",     "true", "0x10",   "1e3",    "it's \"q\"", ":",      "-",
+};
+
+LockedStage Awkward() {
+  LockedStage s;
+  s.name = "-odd.name_1";
+  s.cmd = kAwkward;
+  s.cmd_is_list = true;
+  s.wdir = "sub dir";
+  for (size_t i = 0; i < kAwkward.size(); ++i) {
+    s.env["V" + std::to_string(i)] = kAwkward[i];
+    s.params["params.yaml"]["k" + std::to_string(i)] = kAwkward[i];
+  }
+  s.params["odd file.yaml"]["a: b"] = "1";
+  s.params["odd file.yaml"]["null"] = "2";
+  s.params["odd file.yaml"]["- k"] = "3";
+  s.deps = {Path(" lead.csv", "x"), Path("a: b.csv", "y"), Path("null", "z")};
+  s.outs = {Path("#out", "o"), Path("~", "t", DataKind::kDir, 4)};
+  return s;
+}
+
+// keel.lock is read by a fast reader for the layout SerializeLockFile
+// writes, and by yaml-cpp for anything else: both must give the same lock.
+TEST(LockFileTest, FastAndFullReadersAgree) {
+  LockFile lock;
+  lock.stages = {Train(), Awkward(), Prepare()};
+  std::string text = SerializeLockFile(lock);
+  // Trailing blanks after "schema: 1" are still YAML but not the canonical
+  // layout: this text goes to yaml-cpp.
+  std::string edited = text;
+  const size_t at = edited.find("schema: 1\n");
+  ASSERT_NE(at, std::string::npos) << text;
+  edited.insert(at + 9, "   ");
+  for (const std::string* t : {&text, &edited}) {
+    SCOPED_TRACE(t == &text ? "as written" : "hand-edited");
+    Result<LockFile> back = ParseLockFile(*t, "keel.lock");
+    ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << *t;
+    ASSERT_EQ(back->stages.size(), 3u);
+    ExpectSameStage(back->stages[0], Train());
+    ExpectSameStage(back->stages[1], Awkward());
+    ExpectSameStage(back->stages[2], Prepare());
+    EXPECT_EQ(SerializeLockFile(*back), text);
+  }
+  // The run-cache entry of the same stage.
+  Result<LockedStage> entry = ParseLockedStage(SerializeLockedStage(Awkward()), "run");
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  ExpectSameStage(*entry, Awkward());
+}
+
+// A keel.lock edited by hand (flow style, other key order, comments) still
+// reads, through the full YAML reader.
+TEST(LockFileTest, ReadsAnyYamlLayout) {
+  const std::string hash = HashBytes("x").ToString();
+  Result<LockFile> lock = ParseLockFile(
+      "# edited\n"
+      "stages:\n"
+      "  a:\n"
+      "    outs: [{path: o, hash: '" +
+          hash +
+          "', size: 1, files: 1, kind: dir, cache: false}]\n"
+          "    params:\n"
+          "      p.yaml:\n"
+          "        x:y: 1\n"
+          "    cmd: [one, two]  # two commands\n"
+          "    env: {A: '1'}\n"
+          "schema: 1\n",
+      "keel.lock");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  ASSERT_EQ(lock->stages.size(), 1u);
+  const LockedStage& a = lock->stages[0];
+  EXPECT_EQ(a.cmd, (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(a.cmd_is_list);
+  EXPECT_EQ(a.env, (std::map<std::string, std::string>{{"A", "1"}}));
+  ASSERT_EQ(a.outs.size(), 1u);
+  EXPECT_EQ(a.outs[0].kind, DataKind::kDir);
+  EXPECT_FALSE(a.outs[0].cache);
+  EXPECT_EQ(a.outs[0].digest, HashBytes("x"));
+  ASSERT_EQ(a.params.count("p.yaml"), 1u);
+  EXPECT_EQ(a.params.at("p.yaml").at("x:y"), "1");
+}
+
 TEST(LockFileTest, SerializedFormIsStable) {
   LockedStage s;
   s.name = "prepare";

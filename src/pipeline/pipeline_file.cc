@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <functional>
 #include <set>
 
@@ -176,6 +177,7 @@ class Parser {
     } else {
       return Error(cmd, ctx + "cmd: expected a command or a list of commands");
     }
+    if (stage->cmd.empty()) return Error(cmd, ctx + "cmd: the list of commands is empty");
     for (const std::string& c : stage->cmd) {
       if (c.find_first_not_of(" \t\n") == std::string::npos) return Error(cmd, ctx + "cmd: empty command");
     }
@@ -255,6 +257,140 @@ class Parser {
 };
 
 }  // namespace
+
+namespace {
+
+class SpecWriter {
+ public:
+  void Count(size_t n) {
+    uint32_t v = static_cast<uint32_t>(n);
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void Str(std::string_view s) {
+    Count(s.size());
+    out_.append(s);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class SpecReader {
+ public:
+  explicit SpecReader(std::string_view in) : in_(in) {}
+  bool Count(size_t* n) {
+    uint32_t v;
+    if (in_.size() < sizeof v) return false;
+    std::memcpy(&v, in_.data(), sizeof v);
+    in_.remove_prefix(sizeof v);
+    *n = v;
+    return true;
+  }
+  bool Str(std::string* s) {
+    size_t n;
+    if (!Count(&n) || n > in_.size()) return false;
+    s->assign(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return true;
+  }
+  // A count of items that each take at least 4 bytes: bounded by the input.
+  bool Items(size_t* n) { return Count(n) && *n <= in_.size() / 4; }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+constexpr std::string_view kSpecMagic = "keel-spec-1\n";
+
+}  // namespace
+
+std::string EncodeSpec(const PipelineSpec& spec) {
+  SpecWriter w;
+  w.Str(spec.file);
+  w.Str(spec.params_file);
+  w.Count(spec.stages.size());
+  for (const StageSpec& s : spec.stages) {
+    w.Str(s.name);
+    w.Str(s.where);
+    w.Count(s.cmd.size());
+    for (const std::string& c : s.cmd) w.Str(c);
+    w.Count(s.cmd_is_list ? 1 : 0);
+    w.Str(s.wdir);
+    w.Count(s.deps.size());
+    for (const DepSpec& d : s.deps) {
+      w.Str(d.path);
+      w.Str(d.where);
+    }
+    w.Count(s.params.size());
+    for (const ParamSpec& p : s.params) {
+      w.Str(p.file);
+      w.Str(p.key);
+      w.Str(p.where);
+    }
+    w.Count(s.outs.size());
+    for (const OutSpec& o : s.outs) {
+      w.Str(o.path);
+      w.Count(static_cast<size_t>(o.kind));
+      w.Count(o.cache ? 1 : 0);
+      w.Str(o.where);
+    }
+    w.Count(s.env.size());
+    for (const auto& [k, v] : s.env) {
+      w.Str(k);
+      w.Str(v);
+    }
+  }
+  return std::string(kSpecMagic) + w.Take();
+}
+
+std::optional<PipelineSpec> DecodeSpec(std::string_view data) {
+  if (data.substr(0, kSpecMagic.size()) != kSpecMagic) return std::nullopt;
+  SpecReader r(data.substr(kSpecMagic.size()));
+  PipelineSpec spec;
+  size_t stages = 0;
+  if (!r.Str(&spec.file) || !r.Str(&spec.params_file) || !r.Items(&stages)) return std::nullopt;
+  for (size_t i = 0; i < stages; ++i) {
+    StageSpec s;
+    size_t n = 0, flag = 0;
+    if (!r.Str(&s.name) || !r.Str(&s.where) || !r.Items(&n)) return std::nullopt;
+    s.cmd.resize(n);
+    for (std::string& c : s.cmd) {
+      if (!r.Str(&c)) return std::nullopt;
+    }
+    if (!r.Count(&flag) || flag > 1 || !r.Str(&s.wdir) || !r.Items(&n)) return std::nullopt;
+    s.cmd_is_list = flag == 1;
+    s.deps.resize(n);
+    for (DepSpec& d : s.deps) {
+      if (!r.Str(&d.path) || !r.Str(&d.where)) return std::nullopt;
+    }
+    if (!r.Items(&n)) return std::nullopt;
+    s.params.resize(n);
+    for (ParamSpec& p : s.params) {
+      if (!r.Str(&p.file) || !r.Str(&p.key) || !r.Str(&p.where)) return std::nullopt;
+    }
+    if (!r.Items(&n)) return std::nullopt;
+    s.outs.resize(n);
+    for (OutSpec& o : s.outs) {
+      size_t kind = 0;
+      if (!r.Str(&o.path) || !r.Count(&kind) || kind > 2 || !r.Count(&flag) || flag > 1 || !r.Str(&o.where)) {
+        return std::nullopt;
+      }
+      o.kind = static_cast<OutKind>(kind);
+      o.cache = flag == 1;
+    }
+    if (!r.Items(&n)) return std::nullopt;
+    for (size_t j = 0; j < n; ++j) {
+      std::string k, v;
+      if (!r.Str(&k) || !r.Str(&v)) return std::nullopt;
+      s.env[k] = v;
+    }
+    spec.stages.push_back(std::move(s));
+  }
+  if (!r.done()) return std::nullopt;
+  return spec;
+}
 
 Result<PipelineSpec> ParsePipeline(std::string_view text, std::string_view file) {
   try {

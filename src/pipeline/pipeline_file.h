@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +66,12 @@ struct PipelineSpec {
 // 'deps'?)". Checks keys, types, stage names and that every path stays
 // inside the project; not the graph.
 Result<PipelineSpec> ParsePipeline(std::string_view text, std::string_view file);
+
+// A compact binary form of a parsed spec, so that an unchanged keel.yaml is
+// not parsed again (yaml-cpp reads ~3 MB/s: a big pipeline's keel.yaml
+// would cost more than checking all its deps). DecodeSpec returns nullopt
+// for anything EncodeSpec did not write.
+std::string EncodeSpec(const PipelineSpec& spec);
+std::optional<PipelineSpec> DecodeSpec(std::string_view data);
 
 }  // namespace keel

@@ -387,3 +387,57 @@ TEST(PipelineFileTest, WrongShapes) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(PipelineSpecCacheTest, EncodeDecodeRoundTrip) {
+  Result<PipelineSpec> spec = ParsePipeline(kFull, "keel.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  std::string encoded = EncodeSpec(*spec);
+  std::optional<PipelineSpec> decoded = DecodeSpec(encoded);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(EncodeSpec(*decoded), encoded);
+  ASSERT_EQ(decoded->stages.size(), spec->stages.size());
+  for (size_t i = 0; i < spec->stages.size(); ++i) {
+    const StageSpec& a = spec->stages[i];
+    const StageSpec& b = decoded->stages[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.where, b.where);
+    EXPECT_EQ(a.cmd, b.cmd);
+    EXPECT_EQ(a.cmd_is_list, b.cmd_is_list);
+    EXPECT_EQ(a.wdir, b.wdir);
+    EXPECT_EQ(DepPaths(a), DepPaths(b));
+    EXPECT_EQ(a.env, b.env);
+    ASSERT_EQ(a.params.size(), b.params.size());
+    for (size_t j = 0; j < a.params.size(); ++j) {
+      EXPECT_EQ(a.params[j].file, b.params[j].file);
+      EXPECT_EQ(a.params[j].key, b.params[j].key);
+      EXPECT_EQ(a.params[j].where, b.params[j].where);
+    }
+    ASSERT_EQ(a.outs.size(), b.outs.size());
+    for (size_t j = 0; j < a.outs.size(); ++j) {
+      EXPECT_EQ(a.outs[j].path, b.outs[j].path);
+      EXPECT_EQ(a.outs[j].kind, b.outs[j].kind);
+      EXPECT_EQ(a.outs[j].cache, b.outs[j].cache);
+    }
+  }
+  EXPECT_EQ(decoded->params_file, spec->params_file);
+}
+
+TEST(PipelineSpecCacheTest, RefusesAnythingElse) {
+  Result<PipelineSpec> spec = ParsePipeline(kFull, "keel.yaml");
+  ASSERT_TRUE(spec.ok());
+  std::string encoded = EncodeSpec(*spec);
+  // Every truncation, and any trailing byte, is refused rather than misread.
+  for (size_t n = 0; n < encoded.size(); ++n) {
+    EXPECT_FALSE(DecodeSpec(std::string_view(encoded).substr(0, n)).has_value()) << n;
+  }
+  EXPECT_FALSE(DecodeSpec(encoded + "x").has_value());
+  std::string other_magic = encoded;
+  other_magic[0] = 'X';
+  EXPECT_FALSE(DecodeSpec(other_magic).has_value());
+}
+
+}  // namespace
+}  // namespace keel

@@ -14,6 +14,7 @@ Result<std::vector<StageReport>> PipelineService::Evaluate(const Loaded& loaded,
   std::vector<StageReport> reports(loaded.spec.stages.size());
   std::vector<bool> would_run(loaded.spec.stages.size(), false);
   std::vector<StageReport> out;
+  KEEL_RETURN_IF_ERROR(PreloadStates(loaded));
   for (size_t s : loaded.dag.order()) {
     if (!selected[s]) continue;
     StageReport& r = reports[s];
@@ -119,7 +120,7 @@ Result<ParamValues> ParseParams(const Result<std::string>& text, const std::stri
 }  // namespace
 
 Result<std::vector<ParamChange>> PipelineService::ParamsDiff(const std::string& rev) {
-  const GitInfo& git = project_->git();
+  KEEL_ASSIGN_OR_RETURN(GitInfo git, project_->git());
   if (!git.in_repository) return FailedPreconditionError(project_->root() + ": not in a git repository");
   Result<std::string> text = ReadFileToString(project_->env(), project_->Abs(kPipelineFile));
   if (!text.ok()) return text.status();

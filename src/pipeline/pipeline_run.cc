@@ -160,27 +160,34 @@ Status PipelineService::Finish(Loaded* loaded, LockedStage* now) {
   return project_->state().Flush();
 }
 
-bool PipelineService::RunStage(Loaded* loaded, size_t stage, const RunOptions& options, StageReport* report) {
-  LockedStage now;
-  auto fail = [&](const Status& s) {
-    bool interrupted = stop_.load() && report->exit_code == 0;
-    report->action = interrupted ? StageAction::kInterrupted : StageAction::kFailed;
-    report->error = s.message();
-    if (observer_ != nullptr) observer_->StageDone(*report);
-    return false;
-  };
+bool PipelineService::FailStage(const Status& status, StageReport* report) {
+  bool interrupted = stop_.load() && report->exit_code == 0;
+  report->action = interrupted ? StageAction::kInterrupted : StageAction::kFailed;
+  report->error = status.message();
+  if (observer_ != nullptr) observer_->StageDone(*report);
+  return false;
+}
+
+std::optional<bool> PipelineService::DecideStage(Loaded* loaded, size_t stage, const RunOptions& options,
+                                                 LockedStage* now, StageReport* report) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Status prepared = Prepare(loaded, stage, options, &now, report);
-    if (!prepared.ok()) return fail(prepared.WithPrefix("stage '" + report->name + "'"));
+    Status prepared = Prepare(loaded, stage, options, now, report);
+    if (!prepared.ok()) return FailStage(prepared.WithPrefix("stage '" + report->name + "'"), report);
   }
   if (observer_ != nullptr) observer_->StageStarting(*report);
-  if (report->action == StageAction::kRan) {
-    Status ran = RunCommands(*loaded, stage, report);
-    if (!ran.ok()) return fail(ran);
+  if (report->action == StageAction::kRan) return std::nullopt;
+  if (observer_ != nullptr) observer_->StageDone(*report);
+  return true;
+}
+
+bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report) {
+  Status ran = RunCommands(*loaded, stage, report);
+  if (!ran.ok()) return FailStage(ran, report);
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    Status finished = Finish(loaded, &now);
-    if (!finished.ok()) return fail(finished);
+    Status finished = Finish(loaded, now);
+    if (!finished.ok()) return FailStage(finished, report);
   }
   if (observer_ != nullptr) observer_->StageDone(*report);
   return true;
@@ -198,11 +205,15 @@ Result<RunReport> PipelineService::Run(const RunOptions& options) {
     KEEL_ASSIGN_OR_RETURN(result.stages, Evaluate(*loaded, selected, options));
     return result;
   }
+  KEEL_RETURN_IF_ERROR(PreloadStates(*loaded));
   std::vector<StageReport> reports(loaded->spec.stages.size());
   for (size_t i = 0; i < reports.size(); ++i) reports[i].name = loaded->spec.stages[i].name;
   std::vector<StageFate> fates;
   {
-    ThreadStageRunner runner([&](size_t s) { return RunStage(loaded.get(), s, options, &reports[s]); });
+    std::vector<LockedStage> nows(reports.size());
+    ThreadStageRunner runner(
+        [&](size_t s) { return DecideStage(loaded.get(), s, options, &nows[s], &reports[s]); },
+        [&](size_t s) { return ExecuteStage(loaded.get(), s, &nows[s], &reports[s]); });
     KEEL_ASSIGN_OR_RETURN(fates, Schedule(loaded->dag, selected, options.jobs, &runner, &stop_));
   }
   for (size_t s : loaded->dag.order()) {

@@ -29,6 +29,23 @@ PipelineService::PipelineService(Project* project, ProgressSink* progress, RunOb
 
 PipelineService::~PipelineService() = default;
 
+Result<PipelineSpec> PipelineService::ParseCached(const std::string& text) {
+  Env* env = project_->env();
+  const std::string cache = JoinPath(project_->keel_dir(), "cache/keel.yaml.parsed");
+  const Digest digest = HashBytes(text);
+  const std::string_view key(reinterpret_cast<const char*>(digest.bytes.data()), digest.bytes.size());
+  Result<std::string> cached = ReadFileToString(env, cache);
+  if (cached.ok() && std::string_view(*cached).substr(0, key.size()) == key) {
+    if (std::optional<PipelineSpec> spec = DecodeSpec(std::string_view(*cached).substr(key.size()))) {
+      return std::move(*spec);
+    }
+  }
+  KEEL_ASSIGN_OR_RETURN(PipelineSpec spec, ParsePipeline(text, kPipelineFile));
+  // Only a cache: when it cannot be written, the next command parses again.
+  if (CreateDirs(env, DirName(cache)).ok()) (void)WriteFileAtomic(env, cache, std::string(key) + EncodeSpec(spec));
+  return spec;
+}
+
 Result<std::unique_ptr<PipelineService::Loaded>> PipelineService::Load() {
   Env* env = project_->env();
   Result<std::string> text = ReadFileToString(env, project_->Abs(kPipelineFile));
@@ -38,9 +55,11 @@ Result<std::unique_ptr<PipelineService::Loaded>> PipelineService::Load() {
                          "; describe the pipeline's stages there (docs/format/pipeline.md)");
   }
   auto loaded = std::make_unique<Loaded>();
-  KEEL_ASSIGN_OR_RETURN(loaded->spec, ParsePipeline(*text, kPipelineFile));
+  KEEL_ASSIGN_OR_RETURN(loaded->spec, ParseCached(*text));
   auto exists = [&](const std::string& p) {
-    return Exists(env, project_->Abs(p)) || Exists(env, project_->Abs(p) + std::string(kPointerSuffix));
+    Result<FileInfo> info = env->Stat(project_->Abs(p));
+    if (info.ok()) loaded->source_stats.emplace(p, *info);
+    return info.ok() || Exists(env, project_->Abs(p) + std::string(kPointerSuffix));
   };
   KEEL_ASSIGN_OR_RETURN(loaded->dag, Dag::Build(loaded->spec, exists));
   for (const StageSpec& stage : loaded->spec.stages) {
@@ -89,7 +108,8 @@ Result<LockedStage> PipelineService::Current(const Loaded& loaded, size_t stage,
   std::set<std::string> deps;
   for (const DepSpec& d : spec.deps) deps.insert(d.path);
   for (const std::string& d : deps) {
-    Result<Pointer> hashed = data_.HashPath(d);
+    auto stat = loaded.source_stats.find(d);
+    Result<Pointer> hashed = stat != loaded.source_stats.end() ? data_.HashPath(d, stat->second) : data_.HashPath(d);
     if (!hashed.ok() && hashed.status().code() == StatusCode::kNotFound) {
       missing->push_back(d);
       now.deps.push_back({d});
@@ -101,6 +121,15 @@ Result<LockedStage> PipelineService::Current(const Loaded& loaded, size_t stage,
   for (const OutSpec& o : spec.outs) now.outs.push_back({o.path, DataKind::kFile, {}, 0, 0, false, o.cache});
   std::sort(now.outs.begin(), now.outs.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return now;
+}
+
+Status PipelineService::PreloadStates(const Loaded& loaded) {
+  std::vector<std::string> paths;
+  for (const StageSpec& s : loaded.spec.stages) {
+    for (const DepSpec& d : s.deps) paths.push_back(d.path);
+    for (const OutSpec& o : s.outs) paths.push_back(o.path);
+  }
+  return project_->state().Preload(paths);
 }
 
 Result<std::vector<std::string>> PipelineService::Explain(const Loaded& loaded, const LockedStage& now,

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/progress.h"
@@ -128,12 +129,20 @@ class PipelineService {
     Dag dag;
     std::map<std::string, ParamsFile> params;  // by project path
     LockFile lock;
+    // lstat of the deps no stage produces, taken while checking that they
+    // exist (so hashing them needs no second stat).
+    std::unordered_map<std::string, FileInfo> source_stats;
   };
 
   Result<std::unique_ptr<Loaded>> Load();
+  // keel.yaml's spec, from .keel/cache/keel.yaml.parsed when the text is
+  // the one parsed last time.
+  Result<PipelineSpec> ParseCached(const std::string& text);
   // The stage as it is now: definition, params and hashed deps. Dep paths
   // absent from the workspace go to `missing`.
   Result<LockedStage> Current(const Loaded& loaded, size_t stage, std::vector<std::string>* missing);
+  // Reads the file-state cache entries of every dep and out at once.
+  Status PreloadStates(const Loaded& loaded);
   // Reasons from the definition and deps, then from the outs on disk.
   Result<std::vector<std::string>> Explain(const Loaded& loaded, const LockedStage& now,
                                            const std::vector<std::string>& missing);
@@ -142,8 +151,15 @@ class PipelineService {
   Result<std::optional<LockedStage>> FindRun(const LockedStage& now);
   Status RestoreOuts(const LockedStage& entry);
 
-  // One stage of Run, on its own thread; true if it succeeded.
-  bool RunStage(Loaded* loaded, size_t stage, const RunOptions& options, StageReport* report);
+  // One stage of Run, in two steps. DecideStage (on the scheduler's
+  // thread) skips or restores it, or fails it before it runs, returning
+  // whether it succeeded; nullopt means its commands must run, which
+  // ExecuteStage does on a thread of its own. `now` carries the stage
+  // between them.
+  std::optional<bool> DecideStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
+                                  StageReport* report);
+  bool ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report);
+  bool FailStage(const Status& status, StageReport* report);
   // Decides (under mu_) what RunStage does; for kRan, the outs are removed
   // and their folders made ready.
   Status Prepare(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now, StageReport* report);

@@ -10,6 +10,11 @@ ThreadStageRunner::~ThreadStageRunner() {
 }
 
 Status ThreadStageRunner::Start(size_t stage) {
+  if (std::optional<bool> done = decide_(stage)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_.push_back({stage, *done});
+    return Status::Ok();
+  }
   threads_.emplace_back([this, stage] {
     bool ok = work_(stage);
     std::lock_guard<std::mutex> lock(mu_);

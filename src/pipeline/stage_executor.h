@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,18 +20,22 @@
 
 namespace keel {
 
-// Runs `work(stage)` on a new thread per started stage; the result (true:
-// the stage succeeded) is what WaitAny reports. Joins every thread on
+// Starts a stage by calling `decide(stage)` on the caller's thread: a value
+// ends the stage at once (true: it succeeded) — most stages of a rerun are
+// skipped, and need no thread. nullopt hands the stage to `work(stage)` on
+// a new thread, whose result WaitAny reports. Joins every thread on
 // destruction.
 class ThreadStageRunner final : public StageRunner {
  public:
-  explicit ThreadStageRunner(std::function<bool(size_t)> work) : work_(std::move(work)) {}
+  ThreadStageRunner(std::function<std::optional<bool>(size_t)> decide, std::function<bool(size_t)> work)
+      : decide_(std::move(decide)), work_(std::move(work)) {}
   ~ThreadStageRunner() override;
 
   Status Start(size_t stage) override;
   Result<Finished> WaitAny() override;
 
  private:
+  std::function<std::optional<bool>(size_t)> decide_;
   std::function<bool(size_t)> work_;
   std::vector<std::thread> threads_;
   std::mutex mu_;

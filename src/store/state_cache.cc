@@ -39,6 +39,10 @@ std::optional<Digest> StateCache::Lookup(const std::string& path, const FileInfo
   if (it != pending_.end()) {
     return it->second.Matches(info) ? std::optional<Digest>(it->second.digest) : std::nullopt;
   }
+  auto pre = preloaded_.find(path);
+  if (pre != preloaded_.end()) {
+    return pre->second && pre->second->Matches(info) ? std::optional<Digest>(pre->second->digest) : std::nullopt;
+  }
   lookup_->Bind(1, path);
   Result<bool> row = lookup_->Step();
   std::optional<Digest> found;
@@ -68,7 +72,28 @@ Status StateCache::ForEachUnder(std::string_view prefix,
   }
 }
 
+Status StateCache::Preload(const std::vector<std::string>& paths) {
+  KEEL_RETURN_IF_ERROR(db_->Exec("BEGIN DEFERRED"));
+  Status status;
+  for (const std::string& path : paths) {
+    lookup_->Bind(1, path);
+    Result<bool> row = lookup_->Step();
+    if (!row.ok()) {
+      status = row.status();
+      lookup_->Reset();
+      break;
+    }
+    CachedState state;
+    bool found = *row && ReadRow(*lookup_, 0, &state);
+    preloaded_.insert_or_assign(path, found ? std::optional<CachedState>(state) : std::nullopt);
+    lookup_->Reset();
+  }
+  Status ended = db_->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+  return status.ok() ? ended : status;
+}
+
 void StateCache::Record(const std::string& path, const FileInfo& info, const Digest& digest) {
+  preloaded_.erase(path);
   pending_.insert_or_assign(path, CachedState{info.size, info.mtime_ns, info.inode, digest});
 }
 

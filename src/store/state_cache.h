@@ -46,6 +46,10 @@ class StateCache {
   // one query for a whole folder, which a walk merges with its sorted list.
   Status ForEachUnder(std::string_view prefix,
                       const std::function<void(std::string_view rel, const CachedState&)>& fn);
+  // Reads the entries of `paths` in one read transaction, so that the
+  // Lookups that follow cost no query (thousands of single-file lookups
+  // otherwise pay a lock round trip each).
+  Status Preload(const std::vector<std::string>& paths);
   // Queues an entry (Lookup sees it at once); written by Flush().
   void Record(const std::string& path, const FileInfo& info, const Digest& digest);
   // Writes queued entries in one transaction.
@@ -57,6 +61,8 @@ class StateCache {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStatement> lookup_;
   std::unordered_map<std::string, CachedState> pending_;
+  // From Preload: the stored entry, or nullopt for a path with none.
+  std::unordered_map<std::string, std::optional<CachedState>> preloaded_;
 };
 
 }  // namespace keel

@@ -3,19 +3,17 @@
 //
 // Properties of a lock file l that parses:
 //   - a failed parse names its input first and is not an internal error;
-//   - SerializeLockFile(l) parses again, to the same stages field by field
-//     when the input is valid UTF-8 (see below);
+//   - SerializeLockFile(l) parses again, to the same stages field by field;
 //   - serializing is a fixed point: SerializeLockFile(ParseLockFile(
-//     SerializeLockFile(l))) == SerializeLockFile(l).
-// The same for a run-cache entry with SerializeLockedStage.
+//     SerializeLockFile(l))) == SerializeLockFile(l);
+//   - the fast reader of canonical files and yaml-cpp agree: the input
+//     behind an explicit document start "---" (which the fast reader
+//     refuses, so yaml-cpp reads it) parses to the same stages, for
+//     SerializeLockFile(l) and for any input the fast reader may have read.
+// The same round trip for a run-cache entry with SerializeLockedStage.
 // The stronger SerializeLockFile(l) == input does not hold: the parser
 // accepts comments, flow style, any key order and digests without the
 // "sha256:" prefix, which serializing writes in their canonical form.
-// Nor does the field-by-field round trip for input that is not UTF-8:
-// yaml-cpp's parser keeps such bytes as they are, but its emitter writes each
-// invalid byte of a quoted scalar as U+FFFD, so a command like "\xff" comes
-// back as "\xef\xbf\xbd" (and the stage's signature changes). Only the text
-// fixed point is checked for such input.
 // A dep's `kind` is not part of the format (docs/format/pipeline.md: deps
 // have path, hash, size, files): the parser reads one if present, the
 // serializer never writes it, so deps are compared without their kind.
@@ -30,40 +28,6 @@
 #include "pipeline/lock_file.h"
 
 namespace {
-
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
 
 std::vector<keel::LockedPath> WithoutKind(std::vector<keel::LockedPath> paths) {
   for (keel::LockedPath& p : paths) p.kind = keel::DataKind::kFile;
@@ -82,6 +46,48 @@ void CheckSameStage(const keel::LockedStage& a, const keel::LockedStage& b) {
   KEEL_FUZZ_CHECK(a.Signature() == b.Signature(), "the signature survives the round trip");
 }
 
+void CheckSameLock(const keel::LockFile& a, const keel::LockFile& b) {
+  KEEL_FUZZ_CHECK(a.stages.size() == b.stages.size(), "every stage survives the round trip");
+  for (size_t i = 0; i < a.stages.size(); ++i) CheckSameStage(a.stages[i], b.stages[i]);
+}
+
+// False for text the fast reader surely refuses, and for text that an
+// explicit document start would change: the first line other than comments
+// must be "schema: 1", and no line may start a new document. yaml-cpp also
+// guesses the encoding from the first four bytes ("#\0\0\0" reads as
+// UTF-32LE), so those must be neither a byte order mark nor hold a NUL.
+bool MayBeCanonical(std::string_view text) {
+  if (text.substr(0, 4).find('\0') != std::string_view::npos) return false;
+  if (!text.empty() && (text[0] == '\xef' || text[0] == '\xfe' || text[0] == '\xff')) return false;
+  bool first = true;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.substr(0, 3) == "---" || line.substr(0, 3) == "...") return false;
+    if (first && !line.empty() && line.front() != '#') {
+      if (line != "schema: 1") return false;
+      first = false;
+    }
+  }
+  return !first;
+}
+
+// yaml-cpp reads `text` (behind "---", which the fast reader refuses) as
+// `lock`, which serializes to `serialized`.
+void CheckFullReaderAgrees(std::string_view text, const keel::LockFile& lock, const std::string& serialized) {
+  keel::Result<keel::LockFile> full = keel::ParseLockFile("---\n" + std::string(text), "full.lock");
+  if (!full.ok()) std::fprintf(stderr, "%s\n", full.status().ToString().c_str());
+  KEEL_FUZZ_CHECK(full.ok(), "yaml-cpp reads what the fast reader reads");
+  CheckSameLock(lock, *full);
+  const std::string full_serialized = keel::SerializeLockFile(*full);
+  if (full_serialized != serialized) {
+    std::fprintf(stderr, "fast:\n%s\nyaml-cpp:\n%s\n", serialized.c_str(), full_serialized.c_str());
+  }
+  KEEL_FUZZ_CHECK(full_serialized == serialized, "yaml-cpp reads the same lock as the fast reader");
+}
+
 void CheckLockFile(std::string_view text) {
   keel::Result<keel::LockFile> lock = keel::ParseLockFile(text, "keel.lock");
   if (!lock.ok()) {
@@ -94,15 +100,15 @@ void CheckLockFile(std::string_view text) {
     std::fprintf(stderr, "%s\nserialized:\n%s\n", again.status().ToString().c_str(), serialized.c_str());
   }
   KEEL_FUZZ_CHECK(again.ok(), "SerializeLockFile() output parses");
-  KEEL_FUZZ_CHECK(again->stages.size() == lock->stages.size(), "every stage survives the round trip");
-  if (IsUtf8(text)) {
-    for (size_t i = 0; i < lock->stages.size(); ++i) CheckSameStage(lock->stages[i], again->stages[i]);
-  }
+  CheckSameLock(*lock, *again);
   const std::string reserialized = keel::SerializeLockFile(*again);
   if (reserialized != serialized) {
     std::fprintf(stderr, "first:\n%s\nsecond:\n%s\n", serialized.c_str(), reserialized.c_str());
   }
   KEEL_FUZZ_CHECK(reserialized == serialized, "SerializeLockFile() is stable");
+
+  CheckFullReaderAgrees(serialized, *again, serialized);
+  if (MayBeCanonical(text)) CheckFullReaderAgrees(text, *lock, serialized);
 }
 
 void CheckLockedStage(std::string_view text) {
@@ -117,7 +123,7 @@ void CheckLockedStage(std::string_view text) {
     std::fprintf(stderr, "%s\nserialized:\n%s\n", again.status().ToString().c_str(), serialized.c_str());
   }
   KEEL_FUZZ_CHECK(again.ok(), "SerializeLockedStage() output parses");
-  if (IsUtf8(text)) CheckSameStage(*stage, *again);
+  CheckSameStage(*stage, *again);
   const std::string reserialized = keel::SerializeLockedStage(*again);
   if (reserialized != serialized) {
     std::fprintf(stderr, "first:\n%s\nsecond:\n%s\n", serialized.c_str(), reserialized.c_str());

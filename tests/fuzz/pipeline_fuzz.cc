@@ -13,6 +13,7 @@
 //     value.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +94,10 @@ void CheckParams(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   CheckParams(text);
+  // The parse cache's decoder must refuse, not misread or crash, on any bytes.
+  if (std::optional<keel::PipelineSpec> decoded = keel::DecodeSpec(text)) {
+    KEEL_FUZZ_CHECK(keel::EncodeSpec(*decoded) == text, "a decoded spec encodes to the same bytes");
+  }
 
   keel::Result<keel::PipelineSpec> spec = keel::ParsePipeline(text, "keel.yaml");
   if (!spec.ok()) {
