@@ -8,13 +8,20 @@ namespace keel {
 
 Result<std::string> ReadFileToString(Env* env, const std::string& path) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> file, env->OpenForRead(path));
-  std::string data;
-  char buf[65536];
+  // Read straight into the string, sized from lstat when it can be: each
+  // regrowth of a large buffer costs fresh pages (and page faults) again.
+  Result<FileInfo> info = env->Stat(path);
+  size_t expected = info.ok() && info->type == FileType::kRegular ? info->size : 0;
+  std::string data(expected + 1, '\0');
+  size_t len = 0;
   for (;;) {
-    KEEL_ASSIGN_OR_RETURN(size_t n, file->Read(buf, sizeof buf));
-    if (n == 0) return data;
-    data.append(buf, n);
+    if (len == data.size()) data.resize(data.size() * 2 + 65536);
+    KEEL_ASSIGN_OR_RETURN(size_t n, file->Read(data.data() + len, data.size() - len));
+    if (n == 0) break;
+    len += n;
   }
+  data.resize(len);
+  return data;
 }
 
 namespace {

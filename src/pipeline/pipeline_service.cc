@@ -55,6 +55,7 @@ Result<std::unique_ptr<PipelineService::Loaded>> PipelineService::Load() {
                          "; describe the pipeline's stages there (docs/format/pipeline.md)");
   }
   auto loaded = std::make_unique<Loaded>();
+  loaded->source_stats.reserve(1024);
   KEEL_ASSIGN_OR_RETURN(loaded->spec, ParseCached(*text));
   auto exists = [&](const std::string& p) {
     Result<FileInfo> info = env->Stat(project_->Abs(p));
