@@ -218,10 +218,12 @@ ExecPlan PlanExec(const ProcessOptions& options) {
 
 [[noreturn]] void ExecChild(const ExecPlan& plan, const std::string& cwd, int output_fd) {
   ::setpgid(0, 0);
+  // Handlers first, then the mask: a signal let through must not run a
+  // handler of the parent's in the child.
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
   ::dup2(output_fd, 1);
   ::dup2(output_fd, 2);
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -146,6 +146,7 @@ void EmitStage(std::string* out, const LockedStage& s) {
   if (!s.params.empty()) {
     Open(out, 4, "params");
     for (const auto& [file, values] : s.params) {
+      if (values.empty()) continue;
       Open(out, 6, file);
       for (const auto& [k, v] : values) Entry(out, 8, k, v);
     }
@@ -168,14 +169,16 @@ class CanonicalLockReader {
     if (line_ == "stages: {}") return Next() ? std::nullopt : std::optional<LockFile>(lock);
     if (line_ != "stages:") return std::nullopt;
     bool more = Next();
+    std::set<std::string> names;
     while (more) {
       std::string name;
-      if (indent_ != 2 || !KeyOnly(&name)) return std::nullopt;
+      if (indent_ != 2 || !KeyOnly(&name) || !names.insert(name).second) return std::nullopt;
       LockedStage stage;
       stage.name = std::move(name);
       more = Next();
+      std::set<std::string> keys;
       while (more && indent_ == 4) {
-        if (!StageKey(&stage, &more)) return std::nullopt;
+        if (!StageKey(&stage, &keys, &more)) return std::nullopt;
       }
       if (stage.cmd.empty() && !stage.cmd_is_list) return std::nullopt;  // no cmd: let the full parser say so
       lock.stages.push_back(std::move(stage));
@@ -252,16 +255,19 @@ class CanonicalLockReader {
     return Scalar(line_, true, key, &rest) && rest == ":";
   }
 
-  bool StageKey(LockedStage* stage, bool* more) {
+  // Anything the full parser would read differently — a repeated key, a
+  // key with nothing under it — is left to it (returns false).
+  bool StageKey(LockedStage* stage, std::set<std::string>* keys, bool* more) {
     std::string key, value;
     if (KeyValue(line_, &key, &value)) {
+      if (!keys->insert(key).second) return false;
       if (key == "cmd") stage->cmd = {value};
       else if (key == "wdir") stage->wdir = value;
       else return false;
       *more = Next();
       return true;
     }
-    if (!KeyOnly(&key)) return false;
+    if (!KeyOnly(&key) || !keys->insert(key).second) return false;
     *more = Next();
     if (key == "cmd") {
       stage->cmd_is_list = true;
@@ -270,16 +276,17 @@ class CanonicalLockReader {
         if (!Scalar(line_.substr(2), false, &value, &rest) || !rest.empty()) return false;
         stage->cmd.push_back(value);
       }
-      return true;
+      return !stage->cmd.empty();
     }
     if (key == "env") return Map(6, &stage->env, more);
     if (key == "params") {
       std::string file;
       while (*more && indent_ == 6 && KeyOnly(&file)) {
+        if (stage->params.count(file)) return false;
         *more = Next();
         if (!Map(8, &stage->params[file], more)) return false;
       }
-      return true;
+      return !stage->params.empty();
     }
     if (key == "deps") return Paths(&stage->deps, more);
     if (key == "outs") return Paths(&stage->outs, more);
@@ -288,11 +295,11 @@ class CanonicalLockReader {
 
   bool Map(size_t indent, std::map<std::string, std::string>* out, bool* more) {
     std::string key, value;
-    for (; *more && indent_ == indent; *more = Next()) {
-      if (!KeyValue(line_, &key, &value)) return false;
-      (*out)[key] = value;
+    size_t read = 0;
+    for (; *more && indent_ == indent; *more = Next(), ++read) {
+      if (!KeyValue(line_, &key, &value) || !out->emplace(key, value).second) return false;
     }
-    return true;
+    return read > 0;
   }
 
   bool Paths(std::vector<LockedPath>* out, bool* more) {
@@ -302,12 +309,13 @@ class CanonicalLockReader {
       if (!KeyValue(line_.substr(2), &key, &value)) return false;
       fields[key] = value;
       *more = Next();
+      // A path entry has more than its first key; Map refuses none.
       if (!Map(8, &fields, more)) return false;
       std::optional<LockedPath> p = ToPath(fields);
       if (!p) return false;
       out->push_back(std::move(*p));
     }
-    return true;
+    return !out->empty();
   }
 
   static std::optional<LockedPath> ToPath(const std::map<std::string, std::string>& f) {
@@ -493,6 +501,9 @@ Result<LockFile> ParseLockFile(std::string_view text, std::string_view file) {
     if (!stages || stages.IsNull()) return lock;
     if (!stages.IsMap()) return parser.Error(stages, "'stages' must be a mapping");
     for (const auto& item : stages) {
+      if (lock.Find(item.first.Scalar()) != nullptr) {
+        return parser.Error(item.first, "stage '" + item.first.Scalar() + "' appears twice");
+      }
       KEEL_ASSIGN_OR_RETURN(LockedStage s, parser.Stage(item.first.Scalar(), item.second));
       lock.stages.push_back(std::move(s));
     }
