@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <csignal>
 #include <unistd.h>
@@ -149,7 +150,8 @@ Status CopyBytes(int in, int out, const std::string& src, const std::string& dst
 
 class PosixChildProcess final : public ChildProcess {
  public:
-  PosixChildProcess(pid_t pid, int output_fd) : pid_(pid), output_(output_fd) {}
+  PosixChildProcess(pid_t pid, int output_fd)
+      : pid_(pid), output_(output_fd), pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
   ~PosixChildProcess() override {
     if (!waited_) {
       ::kill(-pid_, SIGKILL);
@@ -157,17 +159,36 @@ class PosixChildProcess final : public ChildProcess {
       }
     }
     ::close(output_);
+    if (pidfd_ >= 0) ::close(pidfd_);
   }
 
   Result<size_t> ReadOutput(char* buf, size_t n) override {
     for (;;) {
-      ssize_t got = ::read(output_, buf, n);
-      if (got >= 0) return static_cast<size_t>(got);
-      if (errno != EINTR) return ErrnoError("reading the output of process " + std::to_string(pid_), errno);
+      // Output first; then, once the child has exited and nothing is
+      // left to read, the end — even if a background process it started
+      // still holds the pipe open (it would otherwise hold keel too).
+      pollfd fds[2] = {{output_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+      int r = ::poll(fds, pidfd_ >= 0 ? 2 : 1, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoError("poll", errno);
+      if (fds[0].revents != 0) {
+        ssize_t got = ::read(output_, buf, n);
+        if (got >= 0) return static_cast<size_t>(got);
+        if (errno == EINTR) continue;
+        return ErrnoError("reading the output of process " + std::to_string(pid_), errno);
+      }
+      if (fds[1].revents != 0) return 0;
     }
   }
 
   Result<int> Wait() override {
+    // Seen exited before it is reaped, so that Signal never reaches a
+    // reaped pid that a new process group might reuse.
+    siginfo_t info;
+    while (::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT) < 0) {
+      if (errno != EINTR) return ErrnoError("waiting for process " + std::to_string(pid_), errno);
+    }
+    exited_ = true;
     int wstatus = 0;
     while (::waitpid(pid_, &wstatus, 0) < 0) {
       if (errno != EINTR) return ErrnoError("waiting for process " + std::to_string(pid_), errno);
@@ -177,8 +198,8 @@ class PosixChildProcess final : public ChildProcess {
   }
 
   Status Signal(int signal) override {
-    // The group outlives the child when it left background work behind;
-    // the child itself may already be gone (ESRCH): both are fine.
+    if (exited_) return Status::Ok();
+    // The child itself may be exiting right now (ESRCH): fine.
     if (::kill(-pid_, signal) != 0 && errno != ESRCH) return ErrnoError("kill", errno);
     return Status::Ok();
   }
@@ -188,6 +209,8 @@ class PosixChildProcess final : public ChildProcess {
  private:
   const pid_t pid_;
   const int output_;
+  const int pidfd_;  // -1 where the kernel has no pidfd_open
+  std::atomic<bool> exited_{false};
   std::atomic<bool> waited_{false};
 };
 
@@ -224,10 +247,14 @@ ExecPlan PlanExec(const ProcessOptions& options) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::dup2(output_fd, 1);
-  ::dup2(output_fd, 2);
+  // Above 2 first: if keel ran with stdout closed, the pipe may be fd 1,
+  // and dup2(1, 1) would leave it close-on-exec.
+  int out = ::fcntl(output_fd, F_DUPFD_CLOEXEC, 3);
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) ::dup2(devnull, 0);
+  if (out < 0 || devnull < 0) ::_exit(127);
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  ::dup2(devnull, 0);
   if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
   ::execvpe(plan.argv[0], plan.argv.data(), plan.envp.data());
   ::_exit(127);
@@ -263,7 +290,8 @@ class PosixEnv final : public Env {
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
     Fd dfd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dfd.get() < 0) return ErrnoError(path, errno);
-    DIR* dir = ::fdopendir(::dup(dfd.get()));
+    // Close-on-exec: stage commands start while folders are being listed.
+    DIR* dir = ::fdopendir(::fcntl(dfd.get(), F_DUPFD_CLOEXEC, 0));
     if (dir == nullptr) return ErrnoError(path, errno);
     std::vector<DirEntry> entries;
     Status status;

@@ -746,7 +746,8 @@ TEST_F(EnvTest, StartProcessKeepsItsEndOfThePipeCloseOnExec) {
     ++added;
     EXPECT_TRUE(flags & FD_CLOEXEC) << "fd " << fd << " would leak into other children";
   }
-  EXPECT_EQ(added, 1);  // the read end of the output pipe, and nothing else
+  // The read end of the output pipe and the child's pidfd, nothing else.
+  EXPECT_EQ(added, 2);
 }
 
 TEST_F(EnvTest, StartProcessPipesDoNotLeakIntoConcurrentChildren) {
@@ -841,6 +842,27 @@ TEST_F(EnvTest, StartProcessResetsIgnoredSignals) {
     (void)child->Signal(SIGKILL);
   }
   EXPECT_EQ(code.get(), 128 + SIGTERM);
+}
+
+}  // namespace
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(EnvProcessTest, OutputEndsWhenTheChildExitsEvenIfABackgroundProcessHoldsThePipe) {
+  // `sleep` inherits the pipe and keeps it open for 30 s; the command
+  // itself is done at once. Reading must end with the command, not the sleep.
+  std::unique_ptr<ChildProcess> child = Start({"sh", "-c", "sleep 30 & echo $!; echo done"});
+  ASSERT_NE(child, nullptr);
+  std::string out = ReadAll(child.get());
+  Result<int> code = child->Wait();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  ASSERT_NE(out.find("done\n"), std::string::npos) << out;
+  pid_t sleeper = std::stoi(out);
+  EXPECT_EQ(::kill(sleeper, 0), 0) << "the background process should still run";
+  ::kill(sleeper, SIGKILL);
 }
 
 }  // namespace

@@ -96,7 +96,8 @@ Status PipelineService::Prepare(Loaded* loaded, size_t stage, const RunOptions& 
                                 StageReport* report) {
   std::vector<std::string> missing;
   KEEL_ASSIGN_OR_RETURN(*now, Current(*loaded, stage, &missing));
-  for (const std::string& dep : missing) {
+  if (!missing.empty()) {
+    const std::string& dep = missing.front();
     bool tracked = Exists(project_->env(), project_->Abs(dep) + std::string(kPointerSuffix));
     return FailedPreconditionError("dep " + dep + (tracked ? " is not checked out (run `keel checkout`)" : " is missing"));
   }
@@ -108,9 +109,10 @@ Status PipelineService::Prepare(Loaded* loaded, size_t stage, const RunOptions& 
   }
   if (!options.force && options.use_run_cache) {
     KEEL_ASSIGN_OR_RETURN(std::optional<LockedStage> entry, FindRun(*now));
-    if (entry) {
+    // An entry whose objects cannot all be restored is passed over: the
+    // stage runs, which starts by removing what was half restored.
+    if (entry && RestoreOuts(*entry).ok()) {
       report->action = StageAction::kRestored;
-      KEEL_RETURN_IF_ERROR(RestoreOuts(*entry));
       *now = std::move(*entry);
       return RecordRun(loaded, *now);
     }
@@ -132,12 +134,17 @@ Status PipelineService::RunCommands(const Loaded& loaded, size_t stage, StageRep
   options.cwd = project_->Abs(spec.wdir);
   for (const auto& [k, v] : spec.env) options.env.emplace_back(k, v);
   options.env.emplace_back("KEEL_STAGE", spec.name);
+  commands_started_.store(true);
   for (const std::string& cmd : spec.cmd) {
     Result<int> code = RunShellCommand(project_->env(), &children_, cmd, options, [&](std::string_view line) {
       if (observer_ != nullptr) observer_->StageOutput(spec.name, line);
     });
+    if (!code.ok() && children_.stopped()) report->action = StageAction::kInterrupted;
     if (!code.ok()) return code.status();
-    if (*code != 0 && stop_.load()) return AbortedError("interrupted");
+    if (*code != 0 && stop_.load()) {
+      report->action = StageAction::kInterrupted;
+      return AbortedError("interrupted");
+    }
     if (*code != 0) {
       report->exit_code = *code;
       return AbortedError("stage '" + spec.name + "' failed (exit status " + std::to_string(*code) + ")" +
@@ -161,8 +168,7 @@ Status PipelineService::Finish(Loaded* loaded, LockedStage* now) {
 }
 
 bool PipelineService::FailStage(const Status& status, StageReport* report) {
-  bool interrupted = stop_.load() && report->exit_code == 0;
-  report->action = interrupted ? StageAction::kInterrupted : StageAction::kFailed;
+  if (report->action != StageAction::kInterrupted) report->action = StageAction::kFailed;
   report->error = status.message();
   if (observer_ != nullptr) observer_->StageDone(*report);
   return false;
@@ -194,12 +200,14 @@ bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, LockedStage* no
 }
 
 Result<RunReport> PipelineService::Run(const RunOptions& options) {
-  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Loaded> loaded, Load());
-  KEEL_ASSIGN_OR_RETURN(std::vector<bool> selected, Select(loaded->spec, loaded->dag, options));
-  // One run at a time per project; gc waits for it.
+  // One run at a time per project, and keel.lock read only once it is
+  // ours: a run that loaded it before waiting would write back stale
+  // entries over the ones the other run recorded. gc waits for both.
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> run_lock,
                         project_->env()->LockFile(JoinPath(project_->keel_dir(), "run.lock"), LockMode::kExclusive));
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kShared));
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Loaded> loaded, Load());
+  KEEL_ASSIGN_OR_RETURN(std::vector<bool> selected, Select(loaded->spec, loaded->dag, options));
   RunReport result;
   if (options.dry_run) {
     KEEL_ASSIGN_OR_RETURN(result.stages, Evaluate(*loaded, selected, options));

@@ -109,7 +109,9 @@ Result<LockedStage> PipelineService::Current(const Loaded& loaded, size_t stage,
   std::set<std::string> deps;
   for (const DepSpec& d : spec.deps) deps.insert(d.path);
   for (const std::string& d : deps) {
-    auto stat = loaded.source_stats.find(d);
+    // The lstat from loading is as good as a new one until a command has
+    // run: after that, anything may have changed.
+    auto stat = commands_started_.load() ? loaded.source_stats.end() : loaded.source_stats.find(d);
     Result<Pointer> hashed = stat != loaded.source_stats.end() ? data_.HashPath(d, stat->second) : data_.HashPath(d);
     if (!hashed.ok() && hashed.status().code() == StatusCode::kNotFound) {
       missing->push_back(d);

@@ -160,8 +160,8 @@ class PipelineService {
                                   StageReport* report);
   bool ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report);
   bool FailStage(const Status& status, StageReport* report);
-  // Decides (under mu_) what RunStage does; for kRan, the outs are removed
-  // and their folders made ready.
+  // Decides (under mu_) what happens to a stage: sets report->action; for
+  // kRan, the outs are removed and their folders made ready.
   Status Prepare(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now, StageReport* report);
   Status RunCommands(const Loaded& loaded, size_t stage, StageReport* report);
   // Stores the outs of a stage whose commands succeeded, then records it.
@@ -178,6 +178,7 @@ class PipelineService {
   DataService data_;
   ChildGroup children_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> commands_started_{false};  // by this service, ever
   // Held while a stage reads or writes the workspace, the store, the state
   // cache or keel.lock; never while its commands run.
   std::mutex mu_;

@@ -2,11 +2,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <system_error>
 
 namespace keel {
 
 ThreadStageRunner::~ThreadStageRunner() {
-  for (std::thread& t : threads_) t.join();
+  for (auto& [stage, t] : threads_) t.join();
 }
 
 Status ThreadStageRunner::Start(size_t stage) {
@@ -15,12 +16,16 @@ Status ThreadStageRunner::Start(size_t stage) {
     finished_.push_back({stage, *done});
     return Status::Ok();
   }
-  threads_.emplace_back([this, stage] {
-    bool ok = work_(stage);
-    std::lock_guard<std::mutex> lock(mu_);
-    finished_.push_back({stage, ok});
-    cv_.notify_one();
-  });
+  try {
+    threads_.emplace(stage, std::thread([this, stage] {
+      bool ok = work_(stage);
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_.push_back({stage, ok});
+      cv_.notify_one();
+    }));
+  } catch (const std::system_error& e) {
+    return UnavailableError(std::string("cannot start a thread for a stage: ") + e.what());
+  }
   return Status::Ok();
 }
 
@@ -29,6 +34,14 @@ Result<StageRunner::Finished> ThreadStageRunner::WaitAny() {
   cv_.wait(lock, [this] { return !finished_.empty(); });
   Finished f = finished_.front();
   finished_.pop_front();
+  lock.unlock();
+  // Its thread has nothing left to do but return: join it now, so a long
+  // pipeline does not keep one finished thread per stage.
+  auto it = threads_.find(f.stage);
+  if (it != threads_.end()) {
+    it->second.join();
+    threads_.erase(it);
+  }
   return f;
 }
 

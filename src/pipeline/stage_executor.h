@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,7 +38,7 @@ class ThreadStageRunner final : public StageRunner {
  private:
   std::function<std::optional<bool>(size_t)> decide_;
   std::function<bool(size_t)> work_;
-  std::vector<std::thread> threads_;
+  std::map<size_t, std::thread> threads_;  // by stage; used by the scheduler's thread only
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Finished> finished_;  // guarded by mu_
@@ -50,11 +51,13 @@ class ChildGroup {
   // Starts a command, unless Stop() was called (then aborted). The child is
   // tracked until Release.
   Result<std::unique_ptr<ChildProcess>> Start(Env* env, const ProcessOptions& options);
+  // Stops tracking `child`, which its owner has waited for. REQUIRES: it
+  // came from Start and is released once, before it is destroyed.
   void Release(ChildProcess* child);
 
   // Sends `signal` to every running command's process group and refuses
-  // new ones; commands still running after `grace_ms` get SIGKILL. Blocks
-  // until they are gone or killed.
+  // new ones; groups whose command is not released within `grace_ms` get
+  // SIGKILL. Returns once every command has been released.
   void Stop(int signal, int grace_ms);
   bool stopped() const;
 
