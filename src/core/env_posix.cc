@@ -418,41 +418,18 @@ class PosixEnv final : public Env {
   Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                    const std::string& cwd) override {
     if (argv.empty()) return InvalidArgumentError("RunProcess: empty command");
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      int err = errno;
-      ::close(pipe_fds[0]);
-      ::close(pipe_fds[1]);
-      return ErrnoError("fork", err);
-    }
-    if (pid == 0) {
-      ::dup2(pipe_fds[1], 1);
-      ::dup2(pipe_fds[1], 2);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull >= 0) ::dup2(devnull, 0);
-      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
+    ProcessOptions options;
+    options.argv = argv;
+    options.cwd = cwd;
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child, StartProcess(options));
     ProcessResult result;
     char buf[4096];
     for (;;) {
-      ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      result.output.append(buf, static_cast<size_t>(n));
+      KEEL_ASSIGN_OR_RETURN(size_t n, child->ReadOutput(buf, sizeof buf));
+      if (n == 0) break;
+      result.output.append(buf, n);
     }
-    ::close(pipe_fds[0]);
-    int wstatus = 0;
-    while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-    }
-    result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    KEEL_ASSIGN_OR_RETURN(result.exit_code, child->Wait());
     return result;
   }
 
