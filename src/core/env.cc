@@ -24,6 +24,15 @@ Result<std::string> ReadFileToString(Env* env, const std::string& path) {
   return data;
 }
 
+Status RemoveTree(Env* env, const std::string& path) {
+  Result<FileInfo> info = env->Stat(path);
+  if (!info.ok()) return info.status().code() == StatusCode::kNotFound ? Status::Ok() : info.status();
+  if (info->type != FileType::kDirectory) return env->RemoveFile(path);
+  KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> children, env->ListDir(path));
+  for (const DirEntry& c : children) KEEL_RETURN_IF_ERROR(RemoveTree(env, path + "/" + c.name));
+  return env->RemoveDir(path);
+}
+
 namespace {
 constexpr std::string_view kTempPrefix = ".keel-tmp-";
 }

@@ -160,6 +160,9 @@ Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data,
 // Creates `path` and every missing parent.
 Status CreateDirs(Env* env, const std::string& path);
 bool Exists(Env* env, const std::string& path);
+// Removes a file, link or whole folder tree (links are removed, never
+// followed). OK if nothing is there.
+Status RemoveTree(Env* env, const std::string& path);
 // A unique name beside `path` for a temporary file:
 // "<dir>/.keel-tmp-<pid>-<n>-<name>". IsTempName recognises it.
 std::string TempNameBeside(const std::string& path);

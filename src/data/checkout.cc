@@ -25,15 +25,6 @@ Status RefuseUnstored(const std::string& path, const std::vector<std::string>& u
                                  list + "); `keel data add " + path + "` first, or use --force");
 }
 
-// Removes a file, link or whole folder tree.
-Status RemoveTree(Env* env, const std::string& abs) {
-  KEEL_ASSIGN_OR_RETURN(FileInfo info, env->Stat(abs));
-  if (info.type != FileType::kDirectory) return env->RemoveFile(abs);
-  KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> children, env->ListDir(abs));
-  for (const DirEntry& c : children) KEEL_RETURN_IF_ERROR(RemoveTree(env, JoinPath(abs, c.name)));
-  return env->RemoveDir(abs);
-}
-
 }  // namespace
 
 class Checkouter {

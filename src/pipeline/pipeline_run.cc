@@ -17,15 +17,6 @@ std::string RunCachePath(const std::string& keel_dir, const Digest& signature) {
   return keel_dir + "/cache/runs/" + hex.substr(0, 2) + "/" + hex.substr(2);
 }
 
-Status RemoveTree(Env* env, const std::string& abs) {
-  Result<FileInfo> info = env->Stat(abs);
-  if (!info.ok()) return info.status().code() == StatusCode::kNotFound ? Status::Ok() : info.status();
-  if (info->type != FileType::kDirectory) return env->RemoveFile(abs);
-  KEEL_ASSIGN_OR_RETURN(std::vector<DirEntry> children, env->ListDir(abs));
-  for (const DirEntry& c : children) KEEL_RETURN_IF_ERROR(RemoveTree(env, JoinPath(abs, c.name)));
-  return env->RemoveDir(abs);
-}
-
 // The targets' indices, or every stage when there are none.
 Result<std::vector<bool>> Select(const PipelineSpec& spec, const Dag& dag, const RunOptions& options) {
   if (options.targets.empty()) return std::vector<bool>(spec.stages.size(), true);
