@@ -2,6 +2,7 @@
 // run; running the commands; storing outs and recording keel.lock.
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 
 #include "core/paths.h"
 #include "pipeline/pipeline_service.h"
@@ -178,9 +179,34 @@ std::optional<bool> PipelineService::DecideStage(Loaded* loaded, size_t stage, c
   return true;
 }
 
+Status PipelineService::CheckMetrics(const StageSpec& stage) {
+  for (const OutSpec& out : stage.outs) {
+    if (out.kind != OutKind::kMetric) continue;
+    Result<std::string> text = ReadFileToString(project_->env(), project_->Abs(out.path));
+    if (!text.ok() && text.status().code() == StatusCode::kNotFound) continue;  // Finish names a missing out
+    if (!text.ok()) return text.status();
+    // JSON is YAML: one reader for both.
+    Result<ParamsFile> metrics = ParamsFile::Parse(*text, out.path);
+    if (!metrics.ok()) {
+      return AbortedError("stage '" + stage.name + "': metrics file " + metrics.status().message());
+    }
+    for (const auto& [key, value] : metrics->values()) {
+      char* end = nullptr;
+      std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size()) {
+        return AbortedError("stage '" + stage.name + "': metrics file " + out.path + ": '" + key + "' is '" +
+                            value + "', not a number");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report) {
   Status ran = RunCommands(*loaded, stage, report);
   if (!ran.ok()) return FailStage(ran, report);
+  Status metrics = CheckMetrics(loaded->spec.stages[stage]);
+  if (!metrics.ok()) return FailStage(metrics, report);
   {
     std::lock_guard<std::mutex> lock(mu_);
     Status finished = Finish(loaded, now);

@@ -164,6 +164,9 @@ class PipelineService {
   // kRan, the outs are removed and their folders made ready.
   Status Prepare(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now, StageReport* report);
   Status RunCommands(const Loaded& loaded, size_t stage, StageReport* report);
+  // Fails a stage whose metrics files are not mappings of numbers (JSON or
+  // YAML), naming the file and key.
+  Status CheckMetrics(const StageSpec& stage);
   // Stores the outs of a stage whose commands succeeded, then records it.
   Status Finish(Loaded* loaded, LockedStage* now);
   // Writes the run-cache entry and keel.lock. REQUIRES: mu_ held.

@@ -388,5 +388,34 @@ TEST_F(PipelineFaultsTest, StageThatDoesNotWriteItsOutFailsAndNoStaleOutSurvives
   EXPECT_EQ(entries, Strings{"new.txt"});
 }
 
+TEST_F(PipelineFaultsTest, MetricsMustBeNumbers) {
+  Write("evaluate.sh", R"(printf '{"auc": 0.91, "split": {"test": {"rows": 120}}, "verdict": "good"}' > metrics.json
+)");
+  Write("keel.yaml", R"(stages:
+  evaluate:
+    cmd: sh evaluate.sh
+    metrics: [{metrics.json: {cache: false}}]
+)");
+  RunResult r;
+  auto run = Run({}, 8, &r);
+  EXPECT_EQ(Actions(run), (std::map<std::string, std::string>{{"evaluate", "failed"}}));
+  EXPECT_TRUE(Contains(r.err, "metrics.json")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "'verdict'")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "not a number")) << r.err;
+  EXPECT_EQ(LockEntry(Lock(), "evaluate"), "") << Lock();
+
+  // Numbers, nested or not, in JSON or YAML, are fine.
+  Write("evaluate.sh", R"(printf '{"auc": 0.91, "split": {"test": {"rows": 120}}}' > metrics.json
+printf 'loss: 1.5e-3\n' > m.yaml
+)");
+  Write("keel.yaml", R"(stages:
+  evaluate:
+    cmd: sh evaluate.sh
+    metrics: [{metrics.json: {cache: false}}, m.yaml]
+)");
+  auto ok = Run({}, 0, &r);
+  EXPECT_EQ(Actions(ok), (std::map<std::string, std::string>{{"evaluate", "ran"}})) << r.err;
+}
+
 }  // namespace
 }  // namespace keel::testing
