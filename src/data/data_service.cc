@@ -225,29 +225,24 @@ Result<Pointer> DataService::HashPath(const std::string& path, const FileInfo& i
   return p;
 }
 
-Result<Pointer> DataService::StorePath(const std::string& path) {
+Status DataService::Store(const std::string& path, AddResult* result) {
   KEEL_ASSIGN_OR_RETURN(FileInfo info, CheckAddable(path));
+  result->pointer.path = BaseName(path);
+  if (info.type == FileType::kRegular) return StoreFile(path, info, result);
+  return StoreFolder(path, result);
+}
+
+Result<Pointer> DataService::StorePath(const std::string& path) {
   AddResult result;
-  result.pointer.path = BaseName(path);
-  if (info.type == FileType::kRegular) {
-    KEEL_RETURN_IF_ERROR(StoreFile(path, info, &result));
-  } else {
-    KEEL_RETURN_IF_ERROR(StoreFolder(path, &result));
-  }
+  KEEL_RETURN_IF_ERROR(Store(path, &result));
   return result.pointer;
 }
 
 Result<AddResult> DataService::AddOne(const std::string& path) {
-  KEEL_ASSIGN_OR_RETURN(FileInfo info, CheckAddable(path));
   AddResult result;
   result.path = path;
   result.pointer_path = path + std::string(kPointerSuffix);
-  result.pointer.path = BaseName(path);
-  if (info.type == FileType::kRegular) {
-    KEEL_RETURN_IF_ERROR(StoreFile(path, info, &result));
-  } else {
-    KEEL_RETURN_IF_ERROR(StoreFolder(path, &result));
-  }
+  KEEL_RETURN_IF_ERROR(Store(path, &result));
   // Everything is stored before the record and the pointer name it.
   Env* env = project_->env();
   const Pointer& pointer = result.pointer;

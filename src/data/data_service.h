@@ -129,6 +129,9 @@ class DataService {
   // The path's lstat if it can be added (exists, a file or folder, UTF-8
   // name, not a pointer, not inside tracked data or behind a link).
   Result<FileInfo> CheckAddable(const std::string& path);
+  // Checks that `path` can be added, stores it and fills result->pointer
+  // and objects_stored: the part of an add that StorePath shares.
+  Status Store(const std::string& path, AddResult* result);
   // Store the data and fill result->pointer and objects_stored.
   Status StoreFile(const std::string& path, const FileInfo& info, AddResult* result);
   Status StoreFolder(const std::string& path, AddResult* result);

@@ -188,6 +188,22 @@ class PipelineFaultsTest : public ::testing::Test {
 
   // Starts `keel run`, waits until `second` is running, sends `sig`; returns
   // keel's exit code and the pid of second's shell, or -1 when it never ran.
+  // Signals keel while the second stage runs: keel must exit with 128 +
+  // signal having waited for the stage it ended (gone, not a zombie), with
+  // keel.lock recording the first stage and not the second.
+  void ExpectSignalEndsRun(int sig, int exit_expected) {
+    WriteBlockingPipeline();
+    auto [exit_code, stage] = RunAndSignalDuringSecond(sig);
+    ASSERT_GT(stage, 1);
+    EXPECT_EQ(exit_code, exit_expected);
+    int alive = ::kill(stage, 0);
+    int error = errno;
+    EXPECT_EQ(alive, -1);
+    EXPECT_EQ(error, ESRCH);
+    EXPECT_FALSE(Exists("second.txt"));
+    ExpectInterruptedSecondAndRecover();
+  }
+
   std::pair<int, pid_t> RunAndSignalDuringSecond(int sig) {
     pid_t keel = StartKeel(dir_.path(), {"run"});
     if (!WaitForFileWhileRunning("second.pid", keel)) return {-1, -1};
@@ -326,30 +342,10 @@ TEST_F(PipelineFaultsTest, SigkillMidStageThenRunAgainCompletes) {
 }
 
 TEST_F(PipelineFaultsTest, SigtermMidStageEndsTheStageAndKeepsTheLockConsistent) {
-  WriteBlockingPipeline();
-  auto [exit_code, stage] = RunAndSignalDuringSecond(SIGTERM);
-  ASSERT_GT(stage, 1);
-  EXPECT_EQ(exit_code, 143);
-  // keel waited for the stage it ended: the process is gone, not a zombie.
-  int alive = ::kill(stage, 0);
-  int error = errno;
-  EXPECT_EQ(alive, -1);
-  EXPECT_EQ(error, ESRCH);
-  EXPECT_FALSE(Exists("second.txt"));
-  ExpectInterruptedSecondAndRecover();
+  ExpectSignalEndsRun(SIGTERM, 143);
 }
 
-TEST_F(PipelineFaultsTest, SigintMidStageExitsWith130) {
-  WriteBlockingPipeline();
-  auto [exit_code, stage] = RunAndSignalDuringSecond(SIGINT);
-  ASSERT_GT(stage, 1);
-  EXPECT_EQ(exit_code, 130);
-  int alive = ::kill(stage, 0);
-  int error = errno;
-  EXPECT_EQ(alive, -1);
-  EXPECT_EQ(error, ESRCH);
-  ExpectInterruptedSecondAndRecover();
-}
+TEST_F(PipelineFaultsTest, SigintMidStageExitsWith130) { ExpectSignalEndsRun(SIGINT, 130); }
 
 TEST_F(PipelineFaultsTest, StageThatDoesNotWriteItsOutFailsAndNoStaleOutSurvives) {
   Write("keel.yaml", R"(stages:
