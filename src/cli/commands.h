@@ -13,5 +13,7 @@ void RegisterDataCommands(CLI::App& app, Context& ctx);
 void RegisterGcCommand(CLI::App& app, Context& ctx);
 // `keel run|status|dag|checkout` and `keel params diff`.
 void RegisterPipelineCommands(CLI::App& app, Context& ctx);
+// `keel runs ...`, `keel metrics history` and `keel exp list`.
+void RegisterTrackingCommands(CLI::App& app, Context& ctx);
 
 }  // namespace keel::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     return kExitInternal;
   }
   ctx.cwd = cwd;
+  for (int i = 0; i < argc; ++i) ctx.command_line += (i == 0 ? "keel" : " " + std::string(argv[i]));
 
   CLI::App app{"keel: versioned data, pipelines, experiments, models and serving in one binary", "keel"};
   app.require_subcommand(1);
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   RegisterDataCommands(app, ctx);
   RegisterGcCommand(app, ctx);
   RegisterPipelineCommands(app, ctx);
+  RegisterTrackingCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -31,6 +31,7 @@ int ExitCodeFor(StatusCode code);
 struct Context {
   Env* env = nullptr;
   std::string cwd;
+  std::string command_line;  // as typed, for the run's record
   bool json = false;
   // Set by the parsed subcommand; run after parsing.
   std::function<Status()> action;

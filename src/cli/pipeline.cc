@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "pipeline/pipeline_service.h"
+#include "tracking/run_recorder.h"
+#include "tracking/tracking_service.h"
 
 namespace keel::cli {
 namespace {
@@ -110,6 +112,7 @@ struct RunFlags {
   bool dry_run = false;
   bool no_run_cache = false;
   size_t jobs = 0;
+  std::string experiment;
 };
 
 nlohmann::json ReportJson(const StageReport& r) {
@@ -132,6 +135,35 @@ void PrintSummary(const RunReport& report) {
   }
 }
 
+// What the run's record says at the end.
+keel::RunStatus FinalStatus(const Result<RunReport>& report) {
+  if (!report.ok()) return keel::RunStatus::kFailed;
+  if (report->interrupted) return keel::RunStatus::kKilled;
+  for (const StageReport& r : report->stages) {
+    if (r.action == StageAction::kFailed) return keel::RunStatus::kFailed;
+  }
+  return keel::RunStatus::kFinished;
+}
+
+// A tracked run around a pipeline run: the recorder observes the stages
+// and passes what it sees on to the printer.
+struct TrackedRun {
+  std::unique_ptr<RunStore> store;
+  std::unique_ptr<RunRecorder> recorder;
+};
+
+Result<TrackedRun> StartTracking(Context& ctx, Project* project, RunObserver* printer, const RunFlags& flags) {
+  TrackedRun t;
+  KEEL_ASSIGN_OR_RETURN(t.store, OpenProjectRunStore(*project));
+  KEEL_RETURN_IF_ERROR(TrackingService(project, t.store.get()).ReapKilledRuns().status());
+  RecorderOptions options;
+  options.experiment = flags.experiment;
+  options.command = ctx.command_line;
+  options.keel_version = KEEL_VERSION;
+  KEEL_ASSIGN_OR_RETURN(t.recorder, RunRecorder::Start(project, t.store.get(), printer, std::move(options)));
+  return t;
+}
+
 Status RunRun(Context& ctx, const RunFlags& flags) {
   RunOptions options;
   options.targets = flags.targets;
@@ -140,21 +172,36 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
   options.dry_run = flags.dry_run;
   options.use_run_cache = !flags.no_run_cache;
   options.jobs = flags.jobs > 0 ? flags.jobs : std::max(1u, std::thread::hardware_concurrency());
-  PrintingObserver observer(ctx.json);
+  PrintingObserver printer(ctx.json);
   NullProgress progress;  // stages run side by side: one bar would be a mess
-  KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, &progress, &observer));
-  PipelineService* pipeline = s.pipeline.get();
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Project> project, Project::Open(ctx.env, ctx.cwd));
+  TrackedRun tracked;
+  if (!flags.dry_run) {
+    KEEL_ASSIGN_OR_RETURN(tracked, StartTracking(ctx, project.get(), &printer, flags));
+    RunRecorder* recorder = tracked.recorder.get();
+    options.stage_env = [recorder](const StageSpec& stage) { return recorder->StageEnv(stage); };
+  }
+  RunObserver* observer = tracked.recorder != nullptr ? static_cast<RunObserver*>(tracked.recorder.get()) : &printer;
+  PipelineService pipeline(project.get(), &progress, observer);
   Result<RunReport> report = [&] {
-    SignalWatcher watcher([pipeline](int sig) { pipeline->Interrupt(sig); });
-    Result<RunReport> r = pipeline->Run(options);
+    SignalWatcher watcher([&pipeline](int sig) { pipeline.Interrupt(sig); });
+    Result<RunReport> r = pipeline.Run(options);
     if (watcher.received() != 0) ctx.exit_code = 128 + watcher.received();
     return r;
   }();
+  int64_t run_id = 0;
+  if (tracked.recorder != nullptr) {
+    Status recorded = tracked.recorder->Finish(FinalStatus(report), report.ok() ? &*report : nullptr);
+    if (!recorded.ok()) std::cerr << "keel: warning: " << recorded.message() << "\n";
+    run_id = tracked.recorder->run_id();
+  }
   if (!report.ok()) return report.status();
   if (ctx.json) {
     nlohmann::json stages = nlohmann::json::array();
     for (const StageReport& r : report->stages) stages.push_back(ReportJson(r));
-    PrintJson({{"stages", stages}, {"interrupted", report->interrupted}});
+    nlohmann::json out = {{"stages", stages}, {"interrupted", report->interrupted}};
+    if (run_id != 0) out["run_id"] = run_id;
+    PrintJson(out);
     ctx.printed_json = true;
   } else if (options.dry_run) {
     for (const StageReport& r : report->stages) {
@@ -164,6 +211,7 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
     }
   } else {
     PrintSummary(*report);
+    if (run_id != 0) std::cout << "run " << run_id << ": " << RunStatusName(FinalStatus(report)) << "\n";
   }
   if (report->interrupted) {
     return AbortedError(std::string("interrupted by ") + (ctx.exit_code == 128 + SIGINT ? "SIGINT" : "SIGTERM") +
@@ -177,7 +225,7 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
   return Status::Ok();
 }
 
-Status RunStatus(Context& ctx) {
+Status ShowStatus(Context& ctx) {
   std::unique_ptr<ProgressSink> progress = MakeProgress();
   KEEL_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, progress.get(), nullptr));
   KEEL_ASSIGN_OR_RETURN(std::vector<StageStatus> stages, s.pipeline->StageStatuses());
@@ -290,10 +338,11 @@ void RegisterPipelineCommands(CLI::App& app, Context& ctx) {
   run->add_flag("--no-run-cache", flags->no_run_cache, "run stages rather than restore their outs from earlier runs");
   run->add_option("--jobs,-j", flags->jobs, "stages to run at once (default: the number of cores)")
       ->check(CLI::PositiveNumber);
+  run->add_option("--experiment,-e", flags->experiment, "the experiment the run belongs to (default: the project folder's name)");
   run->callback([&ctx, flags] { ctx.action = [&ctx, flags] { return RunRun(ctx, *flags); }; });
 
   CLI::App* status = app.add_subcommand("status", "say which stages are stale and why");
-  status->callback([&ctx] { ctx.action = [&ctx] { return RunStatus(ctx); }; });
+  status->callback([&ctx] { ctx.action = [&ctx] { return ShowStatus(ctx); }; });
 
   auto dot = std::make_shared<bool>(false);
   CLI::App* dag = app.add_subcommand("dag", "print the stage graph");

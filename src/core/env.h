@@ -130,6 +130,8 @@ class Env {
                            CloneMethod method) = 0;
   // Takes an advisory lock on `path` (created if absent); blocks until held.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, LockMode mode) = 0;
+  // Like LockFile, without waiting: null when another holder keeps it.
+  virtual Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, LockMode mode) = 0;
 
   // True when this process may write files whose permission bits forbid it
   // (root): read-only modes then protect nothing.

@@ -407,6 +407,20 @@ class PosixEnv final : public Env {
     return std::unique_ptr<FileLock>(new PosixFileLock(fd));
   }
 
+  Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, LockMode mode) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoError(path, errno);
+    int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    while (::flock(fd, op) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return std::unique_ptr<FileLock>();
+      return ErrnoError(path, err);
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+  }
+
   bool OverridesFilePermissions() override { return ::geteuid() == 0; }
 
   int64_t NowNanos() override {

@@ -52,6 +52,9 @@ class FaultEnv final : public Env {
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, LockMode mode) override {
     return base_->LockFile(path, mode);
   }
+  Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, LockMode mode) override {
+    return base_->TryLockFile(path, mode);
+  }
   bool OverridesFilePermissions() override { return base_->OverridesFilePermissions(); }
   int64_t NowNanos() override { return base_->NowNanos(); }
   Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,

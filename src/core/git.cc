@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "core/hash.h"
+
 namespace keel {
 namespace {
 
@@ -77,6 +79,52 @@ Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::
   git_object_free(commit);
   git_repository_free(repo);
   return out;
+}
+
+namespace {
+
+// The patch between HEAD (or nothing, before the first commit) and the work
+// tree, with untracked files in full.
+Result<std::string> WorkTreePatch(git_repository* repo, const std::string& work_tree) {
+  git_tree* head = nullptr;
+  git_object* commit = nullptr;
+  if (git_revparse_single(&commit, repo, "HEAD^{tree}") == 0) head = reinterpret_cast<git_tree*>(commit);
+  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
+  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS | GIT_DIFF_SHOW_UNTRACKED_CONTENT |
+                  GIT_DIFF_SHOW_BINARY;
+  git_diff* diff = nullptr;
+  int rc = git_diff_tree_to_workdir_with_index(&diff, repo, head, &options);
+  git_buf patch = GIT_BUF_INIT;
+  if (rc == 0) rc = git_diff_to_buf(&patch, diff, GIT_DIFF_FORMAT_PATCH);
+  Result<std::string> out = rc == 0 ? Result<std::string>(std::string(patch.ptr == nullptr ? "" : patch.ptr, patch.size))
+                                    : InternalError(work_tree + ": git diff: " + LastGitError());
+  git_buf_dispose(&patch);
+  git_diff_free(diff);
+  git_object_free(commit);
+  return out;
+}
+
+}  // namespace
+
+Result<WorkTreeState> DescribeWorkTree(const std::string& work_tree) {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open(&repo, work_tree.c_str()) != 0) {
+    return InternalError(work_tree + ": git: " + LastGitError());
+  }
+  Result<std::string> patch = WorkTreePatch(repo, work_tree);
+  git_repository_free(repo);
+  if (!patch.ok()) return patch.status();
+  WorkTreeState state;
+  state.dirty = !patch->empty();
+  if (state.dirty) state.diff_hash = HashBytes(*patch).ToString();
+  return state;
+}
+
+std::string GitLibraryVersion() {
+  int major = 0, minor = 0, rev = 0;
+  git_libgit2_version(&major, &minor, &rev);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(rev);
 }
 
 }  // namespace keel

@@ -25,4 +25,18 @@ Result<GitInfo> DiscoverGit(const std::string& path);
 Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::string& rev,
                                        const std::string& path);
 
+// How the work tree differs from HEAD.
+struct WorkTreeState {
+  bool dirty = false;      // changed, staged or untracked files (ignored ones aside)
+  std::string diff_hash;   // "sha256:..." of that difference as a patch; empty if clean
+};
+
+// Compares the work tree at `work_tree` (with its index) to HEAD's tree; an
+// unborn HEAD compares to an empty tree. Untracked files count, with their
+// contents in the patch.
+Result<WorkTreeState> DescribeWorkTree(const std::string& work_tree);
+
+// "1.5.1": the libgit2 keel runs with.
+std::string GitLibraryVersion();
+
 }  // namespace keel

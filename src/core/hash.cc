@@ -1,5 +1,6 @@
 #include "core/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <vector>
@@ -86,5 +87,7 @@ Result<HashedFile> HashFile(Env* env, const std::string& path,
   out.digest = hasher.Finish();
   return out;
 }
+
+std::string CryptoLibraryVersion() { return OpenSSL_version(OPENSSL_VERSION); }
 
 }  // namespace keel

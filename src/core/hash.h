@@ -69,4 +69,7 @@ struct HashedFile {
 Result<HashedFile> HashFile(Env* env, const std::string& path,
                             const std::function<void(uint64_t)>& on_bytes = {});
 
+// "OpenSSL 3.0.x ...": the library that hashes.
+std::string CryptoLibraryVersion();
+
 }  // namespace keel

@@ -144,7 +144,7 @@ Result<std::unique_ptr<Project>> Project::Open(Env* env, const std::string& cwd)
   if (config.clone_order.empty()) config.clone_order = DefaultCloneOrder(env);
   project->objects_ = std::make_unique<ObjectStore>(env, JoinPath(keel, "objects"), config.clone_order);
   KEEL_RETURN_IF_ERROR(project->objects_->Init());
-  KEEL_ASSIGN_OR_RETURN(project->metadata_, OpenMetadataStore("sqlite://" + JoinPath(keel, "keel.db")));
+  KEEL_ASSIGN_OR_RETURN(project->metadata_, OpenMetadataStore(project->MetadataUri()));
   if (!Exists(env, JoinPath(keel, "cache"))) KEEL_RETURN_IF_ERROR(env->CreateDir(JoinPath(keel, "cache")));
   KEEL_ASSIGN_OR_RETURN(project->state_, StateCache::Open(JoinPath(keel, "cache/state.db")));
   return project;

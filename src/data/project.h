@@ -51,6 +51,8 @@ class Project {
   Env* env() const { return env_; }
   const std::string& root() const { return root_; }
   std::string keel_dir() const { return root_ + "/" + kKeelDir; }
+  // The metadata database every store of this project opens.
+  std::string MetadataUri() const { return "sqlite://" + keel_dir() + "/keel.db"; }
   ObjectStore& objects() { return *objects_; }
   MetadataStore& metadata() { return *metadata_; }
   StateCache& state() { return *state_; }

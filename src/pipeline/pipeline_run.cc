@@ -120,12 +120,16 @@ Status PipelineService::Prepare(Loaded* loaded, size_t stage, const RunOptions& 
   return CreateDirs(env, project_->Abs(now->wdir));
 }
 
-Status PipelineService::RunCommands(const Loaded& loaded, size_t stage, StageReport* report) {
+Status PipelineService::RunCommands(const Loaded& loaded, size_t stage, const RunOptions& run_options,
+                                    StageReport* report) {
   const StageSpec& spec = loaded.spec.stages[stage];
   ProcessOptions options;
   options.cwd = project_->Abs(spec.wdir);
   for (const auto& [k, v] : spec.env) options.env.emplace_back(k, v);
   options.env.emplace_back("KEEL_STAGE", spec.name);
+  if (run_options.stage_env) {
+    for (auto& [k, v] : run_options.stage_env(spec)) options.env.emplace_back(std::move(k), std::move(v));
+  }
   commands_started_.store(true);
   for (const std::string& cmd : spec.cmd) {
     Result<int> code = RunShellCommand(project_->env(), &children_, cmd, options, [&](std::string_view line) {
@@ -175,11 +179,21 @@ std::optional<bool> PipelineService::DecideStage(Loaded* loaded, size_t stage, c
   }
   if (observer_ != nullptr) observer_->StageStarting(*report);
   if (report->action == StageAction::kRan) return std::nullopt;
+  ReportRecorded(*loaded, stage, *now);
   if (observer_ != nullptr) observer_->StageDone(*report);
   return true;
 }
 
-Status PipelineService::CheckMetrics(const StageSpec& stage) {
+void PipelineService::ReportRecorded(const Loaded& loaded, size_t stage, const LockedStage& now) {
+  if (observer_ == nullptr) return;
+  // The files were checked when the stage produced them; one changed since
+  // by hand is reported without its values.
+  Result<std::map<std::string, double>> metrics = ReadMetrics(loaded.spec.stages[stage]);
+  observer_->StageRecorded(now, metrics.ok() ? *metrics : std::map<std::string, double>{});
+}
+
+Result<std::map<std::string, double>> PipelineService::ReadMetrics(const StageSpec& stage) {
+  std::map<std::string, double> values;
   for (const OutSpec& out : stage.outs) {
     if (out.kind != OutKind::kMetric) continue;
     Result<std::string> text = ReadFileToString(project_->env(), project_->Abs(out.path));
@@ -192,26 +206,29 @@ Status PipelineService::CheckMetrics(const StageSpec& stage) {
     }
     for (const auto& [key, value] : metrics->values()) {
       char* end = nullptr;
-      std::strtod(value.c_str(), &end);
+      double number = std::strtod(value.c_str(), &end);
       if (value.empty() || end != value.c_str() + value.size()) {
         return AbortedError("stage '" + stage.name + "': metrics file " + out.path + ": '" + key + "' is '" +
                             value + "', not a number");
       }
+      values[key] = number;
     }
   }
-  return Status::Ok();
+  return values;
 }
 
-bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report) {
-  Status ran = RunCommands(*loaded, stage, report);
+bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
+                                   StageReport* report) {
+  Status ran = RunCommands(*loaded, stage, options, report);
   if (!ran.ok()) return FailStage(ran, report);
-  Status metrics = CheckMetrics(loaded->spec.stages[stage]);
-  if (!metrics.ok()) return FailStage(metrics, report);
+  Result<std::map<std::string, double>> metrics = ReadMetrics(loaded->spec.stages[stage]);
+  if (!metrics.ok()) return FailStage(metrics.status(), report);
   {
     std::lock_guard<std::mutex> lock(mu_);
     Status finished = Finish(loaded, now);
     if (!finished.ok()) return FailStage(finished, report);
   }
+  if (observer_ != nullptr) observer_->StageRecorded(*now, *metrics);
   if (observer_ != nullptr) observer_->StageDone(*report);
   return true;
 }
@@ -238,7 +255,7 @@ Result<RunReport> PipelineService::Run(const RunOptions& options) {
     std::vector<LockedStage> nows(reports.size());
     ThreadStageRunner runner(
         [&](size_t s) { return DecideStage(loaded.get(), s, options, &nows[s], &reports[s]); },
-        [&](size_t s) { return ExecuteStage(loaded.get(), s, &nows[s], &reports[s]); });
+        [&](size_t s) { return ExecuteStage(loaded.get(), s, options, &nows[s], &reports[s]); });
     KEEL_ASSIGN_OR_RETURN(fates, Schedule(loaded->dag, selected, options.jobs, &runner, &stop_));
   }
   for (size_t s : loaded->dag.order()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,13 @@ class RunObserver {
   virtual void StageStarting(const StageReport& report) = 0;  // action and reasons decided
   virtual void StageOutput(const std::string& stage, std::string_view line) = 0;
   virtual void StageDone(const StageReport& report) = 0;
+  // Just before StageDone of a stage that ran, was restored or skipped:
+  // what it used and produced (as keel.lock records it), and the values of
+  // its metrics files by key.
+  virtual void StageRecorded(const LockedStage& stage, const std::map<std::string, double>& metrics) {
+    (void)stage;
+    (void)metrics;
+  }
 };
 
 enum class Selection { kWithUpstream, kWithDownstream };
@@ -62,6 +70,8 @@ struct RunOptions {
   bool dry_run = false;        // decide, change nothing
   bool use_run_cache = true;
   size_t jobs = 1;
+  // Variables added to the environment of a stage's commands, if set.
+  std::function<std::vector<std::pair<std::string, std::string>>(const StageSpec& stage)> stage_env;
 };
 
 struct RunReport {
@@ -158,15 +168,19 @@ class PipelineService {
   // between them.
   std::optional<bool> DecideStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
                                   StageReport* report);
-  bool ExecuteStage(Loaded* loaded, size_t stage, LockedStage* now, StageReport* report);
+  bool ExecuteStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
+                    StageReport* report);
   bool FailStage(const Status& status, StageReport* report);
   // Decides (under mu_) what happens to a stage: sets report->action; for
   // kRan, the outs are removed and their folders made ready.
   Status Prepare(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now, StageReport* report);
-  Status RunCommands(const Loaded& loaded, size_t stage, StageReport* report);
-  // Fails a stage whose metrics files are not mappings of numbers (JSON or
-  // YAML), naming the file and key.
-  Status CheckMetrics(const StageSpec& stage);
+  Status RunCommands(const Loaded& loaded, size_t stage, const RunOptions& options, StageReport* report);
+  // The values of a stage's metrics files (JSON or YAML) by key; fails a
+  // stage whose metrics files are not mappings of numbers, naming the file
+  // and key. Files that are missing are left out.
+  Result<std::map<std::string, double>> ReadMetrics(const StageSpec& stage);
+  // Tells the observer what a finished stage recorded.
+  void ReportRecorded(const Loaded& loaded, size_t stage, const LockedStage& now);
   // Stores the outs of a stage whose commands succeeded, then records it.
   Status Finish(Loaded* loaded, LockedStage* now);
   // Writes the run-cache entry and keel.lock. REQUIRES: mu_ held.

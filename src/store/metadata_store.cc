@@ -1,47 +1,15 @@
 // The SQLite implementation of MetadataStore.
 #include "store/metadata_store.h"
 
+#include "store/schema.h"
 #include "store/sqlite.h"
 
 namespace keel {
 namespace {
 
-struct Migration {
-  int64_t version;
-  const char* sql;
-};
-
-// Append only: a released migration is never edited.
-constexpr Migration kMigrations[] = {
-    {1,
-     "CREATE TABLE data_versions ("
-     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-     "  path TEXT NOT NULL,"
-     "  kind TEXT NOT NULL CHECK (kind IN ('file', 'dir')),"
-     "  hash TEXT NOT NULL,"
-     "  size INTEGER NOT NULL,"
-     "  files INTEGER NOT NULL,"
-     "  created_at_ns INTEGER NOT NULL,"
-     "  git_commit TEXT NOT NULL DEFAULT '');"
-     "CREATE INDEX data_versions_by_path ON data_versions (path, id);"},
-};
-
 class SqliteMetadataStore final : public MetadataStore {
  public:
   explicit SqliteMetadataStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-
-  Status Migrate() {
-    KEEL_RETURN_IF_ERROR(db_->Exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "  version INTEGER PRIMARY KEY, applied_at_ns INTEGER NOT NULL)"));
-    KEEL_RETURN_IF_ERROR(db_->Begin());
-    Status status = ApplyPending();
-    if (!status.ok()) {
-      db_->Rollback();
-      return status.WithPrefix(db_->path() + ": schema migration");
-    }
-    return db_->Commit();
-  }
 
   Result<int64_t> RecordDataVersion(const DataVersion& v) override {
     KEEL_RETURN_IF_ERROR(db_->Begin());
@@ -77,33 +45,9 @@ class SqliteMetadataStore final : public MetadataStore {
     return out;
   }
 
-  Result<int64_t> SchemaVersion() override {
-    KEEL_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-    KEEL_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    return row ? stmt->Int(0) : 0;
-  }
+  Result<int64_t> SchemaVersion() override { return SchemaVersionOf(db_.get()); }
 
  private:
-  Status ApplyPending() {
-    KEEL_ASSIGN_OR_RETURN(int64_t current, SchemaVersion());
-    int64_t newest = kMigrations[std::size(kMigrations) - 1].version;
-    if (current > newest) {
-      return FailedPreconditionError("schema version " + std::to_string(current) +
-                                     " is newer than this keel knows (" + std::to_string(newest) +
-                                     "); upgrade keel");
-    }
-    KEEL_ASSIGN_OR_RETURN(auto record, db_->Prepare(
-        "INSERT INTO schema_migrations (version, applied_at_ns) VALUES (?1, "
-        "CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER))"));
-    for (const Migration& m : kMigrations) {
-      if (m.version <= current) continue;
-      KEEL_RETURN_IF_ERROR(db_->Exec(m.sql));
-      record->Bind(1, m.version);
-      KEEL_RETURN_IF_ERROR(record->Run());
-    }
-    return Status::Ok();
-  }
-
   Result<int64_t> InsertIfNew(const DataVersion& v) {
     std::string hash = v.digest.ToString();
     KEEL_ASSIGN_OR_RETURN(auto latest, db_->Prepare(
@@ -129,15 +73,10 @@ class SqliteMetadataStore final : public MetadataStore {
 }  // namespace
 
 Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(std::string_view uri) {
-  constexpr std::string_view kSqlite = "sqlite://";
-  if (uri.substr(0, kSqlite.size()) != kSqlite) {
-    return InvalidArgumentError("metadata store '" + std::string(uri) +
-                                "': unsupported scheme (expected sqlite://PATH)");
-  }
-  std::string path(uri.substr(kSqlite.size()));
+  KEEL_ASSIGN_OR_RETURN(std::string path, SqlitePathOf(uri));
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
+  KEEL_RETURN_IF_ERROR(MigrateSchema(db.get()));
   auto store = std::make_unique<SqliteMetadataStore>(std::move(db));
-  KEEL_RETURN_IF_ERROR(store->Migrate());
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 

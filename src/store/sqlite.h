@@ -24,6 +24,9 @@ class SqliteStatement {
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& Bind(int index, std::string_view text);
   SqliteStatement& BindBlob(int index, std::string_view bytes);
+  // NaN binds as NULL: SQLite stores it so.
+  SqliteStatement& BindDouble(int index, double value);
+  SqliteStatement& BindNull(int index);
   // Advances: true when a row is ready, false when done.
   Result<bool> Step();
   // Runs to completion, ignoring rows.
@@ -32,6 +35,7 @@ class SqliteStatement {
   void Reset();
 
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string Text(int column) const;
   std::string_view Blob(int column) const;
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
@@ -56,6 +60,9 @@ class SqliteDb {
   Status Commit() { return Exec("COMMIT"); }
   void Rollback() { (void)Exec("ROLLBACK"); }
   const std::string& path() const { return path_; }
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const { return sqlite3_changes64(db_); }
 
   // Turns the connection's last error into a Status naming the database.
   Status Error(int rc) const;

@@ -1,0 +1,283 @@
+#include "tracking/event_log.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <cmath>
+#include <limits>
+
+namespace keel {
+namespace {
+
+constexpr size_t kMaxNameBytes = 250;
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Why `name` is not a valid metric, param or tag name; "" if it is.
+std::string NameProblem(std::string_view name) {
+  if (name.empty()) return "a name is empty";
+  if (name.size() > kMaxNameBytes) return "name '" + std::string(name.substr(0, 40)) + "...' is over 250 bytes";
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "name '" + std::string(name) + "' has a control character";
+  }
+  return "";
+}
+
+std::string NumberText(element value) {
+  char buf[32];
+  std::to_chars_result r{};
+  switch (value.type()) {
+    case element_type::INT64: r = std::to_chars(buf, buf + sizeof buf, int64_t(value)); break;
+    case element_type::UINT64: r = std::to_chars(buf, buf + sizeof buf, uint64_t(value)); break;
+    default: r = std::to_chars(buf, buf + sizeof buf, double(value)); break;
+  }
+  return std::string(buf, r.ptr);
+}
+
+// A param or tag value as text; false for objects and arrays.
+bool ScalarText(element value, std::string* out) {
+  switch (value.type()) {
+    case element_type::STRING: *out = std::string(std::string_view(value)); return true;
+    case element_type::BOOL: *out = bool(value) ? "true" : "false"; return true;
+    case element_type::NULL_VALUE: *out = "null"; return true;
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE: *out = NumberText(value); return true;
+    default: return false;
+  }
+}
+
+bool MetricValue(element value, double* out) {
+  switch (value.type()) {
+    case element_type::INT64: *out = static_cast<double>(int64_t(value)); return true;
+    case element_type::UINT64: *out = static_cast<double>(uint64_t(value)); return true;
+    case element_type::DOUBLE: *out = double(value); return true;
+    case element_type::STRING: {
+      std::string_view s(value);
+      if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
+      else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
+      else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
+      else return false;
+      return true;
+    }
+    default: return false;
+  }
+}
+
+bool Integer(element value, int64_t* out) {
+  if (value.type() == element_type::INT64) {
+    *out = int64_t(value);
+    return true;
+  }
+  if (value.type() == element_type::UINT64 && uint64_t(value) <= uint64_t(std::numeric_limits<int64_t>::max())) {
+    *out = static_cast<int64_t>(uint64_t(value));
+    return true;
+  }
+  return false;
+}
+
+std::string Shown(element value) {
+  std::string text = simdjson::minify(value);
+  return text.size() > 40 ? text.substr(0, 40) + "..." : text;
+}
+
+// One event object. Returns "" or what is wrong with it.
+class EventParser {
+ public:
+  EventParser(simdjson::dom::object event, int64_t now_ms, LoggedEvents* out)
+      : event_(event), now_ms_(now_ms), out_(out) {}
+
+  std::string Parse() {
+    static constexpr std::string_view kKinds[] = {"metric", "metrics", "param", "params", "tag", "tags", "artifact"};
+    std::string_view kind;
+    for (auto field : event_) {
+      for (std::string_view k : kKinds) {
+        if (field.key != k) continue;
+        if (!kind.empty()) return "both '" + std::string(kind) + "' and '" + std::string(k) + "'";
+        kind = k;
+      }
+    }
+    if (kind.empty()) return "no event key (expected metric, metrics, param, params, tag, tags or artifact)";
+    if (kind == "metric" || kind == "metrics") return Metrics(kind == "metric");
+    if (kind == "param" || kind == "tag") return Pair(kind, kind == "param" ? &out_->params : &out_->tags);
+    if (kind == "params" || kind == "tags") return Pairs(kind, kind == "params" ? &out_->params : &out_->tags);
+    return Artifact();
+  }
+
+ private:
+  // Fields other than the event's own and `allowed` are an error.
+  std::string OnlyFields(std::string_view kind, std::initializer_list<std::string_view> allowed) {
+    for (auto field : event_) {
+      if (field.key == kind) continue;
+      bool known = false;
+      for (std::string_view a : allowed) known = known || field.key == a;
+      if (!known) return "'" + std::string(kind) + "' event: unknown field '" + std::string(field.key) + "'";
+    }
+    return "";
+  }
+
+  std::string Metrics(bool single) {
+    std::string_view kind = single ? "metric" : "metrics";
+    std::string problem = single ? OnlyFields(kind, {"value", "step", "timestamp"}) : OnlyFields(kind, {"step", "timestamp"});
+    if (!problem.empty()) return problem;
+    MetricPoint p;
+    p.timestamp_ms = now_ms_;
+    element field;
+    if (!event_["step"].get(field) && !Integer(field, &p.step)) return "step is " + Shown(field) + ", not an integer";
+    if (!event_["timestamp"].get(field) && !Integer(field, &p.timestamp_ms)) {
+      return "timestamp is " + Shown(field) + ", not an integer (ms since the Unix epoch)";
+    }
+    if (single) {
+      std::string_view name;
+      if (event_["metric"].get(name)) return "metric name is not a string";
+      if (event_["value"].get(field)) return "metric '" + std::string(name) + "': no value";
+      return AddMetric(name, field, p);
+    }
+    simdjson::dom::object values;
+    if (event_["metrics"].get(values)) return "metrics is not an object of names to numbers";
+    for (auto [name, value] : values) {
+      problem = AddMetric(name, value, p);
+      if (!problem.empty()) return problem;
+    }
+    return "";
+  }
+
+  std::string AddMetric(std::string_view name, element value, MetricPoint p) {
+    std::string problem = NameProblem(name);
+    if (!problem.empty()) return "metric: " + problem;
+    if (!MetricValue(value, &p.value)) return "metric '" + std::string(name) + "': value is " + Shown(value) + ", not a number";
+    p.key = std::string(name);
+    out_->metrics.push_back(std::move(p));
+    return "";
+  }
+
+  std::string Pair(std::string_view kind, std::map<std::string, std::string>* into) {
+    std::string problem = OnlyFields(kind, {"value"});
+    if (!problem.empty()) return problem;
+    std::string_view name;
+    if (event_[kind].get(name)) return std::string(kind) + " name is not a string";
+    element value;
+    if (event_["value"].get(value)) return std::string(kind) + " '" + std::string(name) + "': no value";
+    return Put(kind, name, value, into);
+  }
+
+  std::string Pairs(std::string_view kind, std::map<std::string, std::string>* into) {
+    std::string problem = OnlyFields(kind, {});
+    if (!problem.empty()) return problem;
+    simdjson::dom::object values;
+    if (event_[kind].get(values)) return std::string(kind) + " is not an object";
+    for (auto [name, value] : values) {
+      problem = Put(kind.substr(0, kind.size() - 1), name, value, into);
+      if (!problem.empty()) return problem;
+    }
+    return "";
+  }
+
+  std::string Put(std::string_view kind, std::string_view name, element value, std::map<std::string, std::string>* into) {
+    std::string problem = NameProblem(name);
+    if (!problem.empty()) return std::string(kind) + ": " + problem;
+    std::string text;
+    if (!ScalarText(value, &text)) {
+      return std::string(kind) + " '" + std::string(name) + "': value must be a string, number, boolean or null";
+    }
+    (*into)[std::string(name)] = std::move(text);
+    return "";
+  }
+
+  std::string Artifact() {
+    std::string problem = OnlyFields("artifact", {"name"});
+    if (!problem.empty()) return problem;
+    std::string_view path;
+    if (event_["artifact"].get(path) || path.empty()) return "artifact path is not a non-empty string";
+    std::string_view name = path.substr(path.find_last_of('/') + 1);
+    element field;
+    if (!event_["name"].get(field) && field.get(name)) return "artifact name is not a string";
+    problem = NameProblem(name);
+    if (!problem.empty()) return "artifact: " + problem;
+    out_->artifacts.push_back({std::string(path), std::string(name)});
+    return "";
+  }
+
+  simdjson::dom::object event_;
+  int64_t now_ms_;
+  LoggedEvents* out_;
+};
+
+}  // namespace
+
+void ParseEvents(std::string_view text, std::string_view file, int64_t first_line, int64_t now_ms,
+                 LoggedEvents* out) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string line_buf;
+  int64_t line_number = first_line;
+  for (size_t pos = 0; pos < text.size(); ++line_number) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if (line_buf.size() < line.size()) line_buf = simdjson::padded_string(line.size() * 2);
+    std::memcpy(line_buf.data(), line.data(), line.size());
+    simdjson::dom::object event;
+    std::string problem;
+    auto error = parser.parse(line_buf.data(), line.size(), false).get(event);
+    if (error == simdjson::INCORRECT_TYPE) {
+      problem = "not a JSON object";
+    } else if (error) {
+      problem = std::string("not JSON (") + simdjson::error_message(error) + ")";
+    } else {
+      LoggedEvents one;
+      problem = EventParser(event, now_ms, &one).Parse();
+      if (problem.empty()) {
+        // Moved in only when the whole line is good: a bad line adds nothing.
+        for (MetricPoint& p : one.metrics) out->metrics.push_back(std::move(p));
+        for (auto& [k, v] : one.params) out->params[k] = std::move(v);
+        for (auto& [k, v] : one.tags) out->tags[k] = std::move(v);
+        for (ArtifactEvent& a : one.artifacts) out->artifacts.push_back(std::move(a));
+      }
+    }
+    if (!problem.empty()) out->warnings.push_back(std::string(file) + ":" + std::to_string(line_number) + ": " + problem);
+  }
+}
+
+Status EventLogReader::ReadNew(bool final, int64_t now_ms, const std::function<Status(LoggedEvents&)>& consume,
+                               size_t max_bytes) {
+  Result<std::unique_ptr<ReadableFile>> file = env_->OpenForRead(path_);
+  if (!file.ok() && file.status().code() == StatusCode::kNotFound) return Status::Ok();
+  if (!file.ok()) return file.status();
+  std::unique_ptr<char[]> storage;
+  size_t capacity = 0;
+  for (;;) {
+    if (capacity < max_bytes) {
+      storage.reset(new char[max_bytes]);  // not zeroed: it is read into at once
+      capacity = max_bytes;
+    }
+    KEEL_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(offset_, storage.get(), max_bytes));
+    std::string_view buf(storage.get(), n);
+    bool at_end = n < max_bytes;
+    size_t usable = buf.rfind('\n');
+    usable = usable == std::string_view::npos ? 0 : usable + 1;
+    if (final && at_end) usable = n;
+    if (usable == 0 && !at_end) {
+      // One line longer than max_bytes: take it whole.
+      max_bytes *= 2;
+      continue;
+    }
+    if (usable == 0) return Status::Ok();
+    std::string_view chunk(buf.data(), usable);
+    LoggedEvents events;
+    // Most lines are one metric value each.
+    events.metrics.reserve(static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n')) + 1);
+    ParseEvents(chunk, file_, next_line_, now_ms, &events);
+    offset_ += usable;
+    next_line_ += static_cast<int64_t>(std::count(chunk.begin(), chunk.end(), '\n')) +
+                  (chunk.back() == '\n' ? 0 : 1);
+    KEEL_RETURN_IF_ERROR(consume(events));
+    if (at_end) return Status::Ok();
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,62 @@
+// The events a stage's commands log to KEEL_METRICS_FILE: one JSON object a
+// line (docs/format/tracking.md), read while the stage runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/env.h"
+#include "core/status.h"
+#include "store/run_store.h"
+
+namespace keel {
+
+struct ArtifactEvent {
+  std::string path;  // as logged; relative paths are from the stage's wdir
+  std::string name;
+};
+
+struct LoggedEvents {
+  std::vector<MetricPoint> metrics;  // in the order logged
+  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> tags;
+  std::vector<ArtifactEvent> artifacts;
+  // One per skipped line: "FILE:LINE: what is wrong".
+  std::vector<std::string> warnings;
+
+  bool empty() const { return metrics.empty() && params.empty() && tags.empty() && artifacts.empty(); }
+};
+
+// Parses the lines of `text` (each ending in '\n', except perhaps the last)
+// into `out`; the first line is number `first_line` in `file`. Events
+// without a timestamp get `now_ms`. Bad lines become warnings.
+void ParseEvents(std::string_view text, std::string_view file, int64_t first_line, int64_t now_ms,
+                 LoggedEvents* out);
+
+// Follows one event file as it grows. Not thread-safe.
+class EventLogReader {
+ public:
+  // `path` is the file; `file` names it in warnings.
+  EventLogReader(Env* env, std::string path, std::string file)
+      : env_(env), path_(std::move(path)), file_(std::move(file)) {}
+
+  // Calls `consume` with the events of the complete lines appended since
+  // the last call, at most `max_bytes` of the file at a time; with `final`,
+  // a last line without '\n' counts too. A file that does not exist has no
+  // events. Stops at the first error `consume` returns.
+  Status ReadNew(bool final, int64_t now_ms, const std::function<Status(LoggedEvents&)>& consume,
+                 size_t max_bytes = size_t{16} << 20);
+
+ private:
+  Env* env_;
+  std::string path_;
+  std::string file_;
+  uint64_t offset_ = 0;     // of the first byte not yet parsed
+  int64_t next_line_ = 1;   // the number of the line at offset_
+};
+
+}  // namespace keel
