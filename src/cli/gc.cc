@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "data/data_service.h"
+#include "tracking/tracking_service.h"
 
 namespace keel::cli {
 
@@ -17,8 +18,16 @@ Status RunGc(Context& ctx, const GcOptions& opts) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Project> project, Project::Open(ctx.env, ctx.cwd));
   std::unique_ptr<ProgressSink> progress = MakeProgress();
   DataService data(project.get(), progress.get());
+  // Runs keep their stages' output and their artifacts until purged.
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<RunStore> runs, OpenProjectRunStore(*project));
+  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> referenced, runs->ReferencedObjects());
+  std::vector<Digest> keep;
+  for (const std::string& hash : referenced) {
+    KEEL_ASSIGN_OR_RETURN(Digest d, Digest::Parse(hash, project->MetadataUri() + ": a run's object"));
+    keep.push_back(d);
+  }
   KEEL_ASSIGN_OR_RETURN(GcReport report, data.Gc(opts.dry_run ? GcMode::kDryRun : GcMode::kDelete,
-                                                 opts.workspace ? GcScope::kWorkspace : GcScope::kAllVersions));
+                                                 opts.workspace ? GcScope::kWorkspace : GcScope::kAllVersions, keep));
   if (ctx.json) {
     nlohmann::json objects = nlohmann::json::array();
     for (const auto& [digest, size] : report.unreachable) {

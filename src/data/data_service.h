@@ -97,9 +97,10 @@ class DataService {
   // pointer or folder manifest names but the store lacks.
   Result<VerifyReport> Verify();
 
-  // Deletes objects no pointer file, keel.lock or metadata row reaches, and
-  // leftovers of interrupted adds.
-  Result<GcReport> Gc(GcMode mode, GcScope scope);
+  // Deletes objects no pointer file, keel.lock or metadata row reaches, nor
+  // `keep` (objects other services refer to, such as runs' output and
+  // artifacts), and leftovers of interrupted adds.
+  Result<GcReport> Gc(GcMode mode, GcScope scope, const std::vector<Digest>& keep = {});
 
   // The recorded versions of the data at `path` (relative to cwd; every
   // path when empty), newest first, with whether each is still stored.
@@ -146,7 +147,7 @@ class DataService {
   // Every object reachable from pointers, keel.lock and (for kAllVersions)
   // metadata records, manifests expanded. Fails rather than guess when a
   // pointer or a folder's manifest cannot be read.
-  Status CollectRoots(GcScope scope, std::vector<Digest>* reachable);
+  Status CollectRoots(GcScope scope, const std::vector<Digest>& keep, std::vector<Digest>* reachable);
 
   Project* project_;
   ProgressSink* progress_;

@@ -34,9 +34,10 @@ std::vector<Digest> DigestsIn(std::string_view text) {
 
 }  // namespace
 
-Status DataService::CollectRoots(GcScope scope, std::vector<Digest>* reachable) {
+Status DataService::CollectRoots(GcScope scope, const std::vector<Digest>& keep, std::vector<Digest>* reachable) {
   Env* env = project_->env();
   std::vector<Root> roots;
+  for (const Digest& d : keep) roots.push_back({d, RootKind::kFile, "record"});
   KEEL_ASSIGN_OR_RETURN(std::vector<std::string> pointers, FindPointers());
   for (const std::string& p : pointers) {
     Result<Pointer> pointer = LoadPointer(p);
@@ -99,11 +100,11 @@ Status DataService::CollectRoots(GcScope scope, std::vector<Digest>* reachable) 
   return Status::Ok();
 }
 
-Result<GcReport> DataService::Gc(GcMode mode, GcScope scope) {
+Result<GcReport> DataService::Gc(GcMode mode, GcScope scope, const std::vector<Digest>& keep) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kExclusive));
   ObjectStore& objects = project_->objects();
   std::vector<Digest> roots;
-  KEEL_RETURN_IF_ERROR(CollectRoots(scope, &roots));
+  KEEL_RETURN_IF_ERROR(CollectRoots(scope, keep, &roots));
   std::unordered_set<Digest, DigestHash> reachable(roots.begin(), roots.end());
   GcReport report;
   KEEL_RETURN_IF_ERROR(objects.ForEach([&](const Digest& d, const FileInfo& info) {

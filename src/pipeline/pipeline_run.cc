@@ -97,6 +97,8 @@ Status PipelineService::Prepare(Loaded* loaded, size_t stage, const RunOptions& 
   if (options.force) report->reasons.insert(report->reasons.begin(), "forced");
   if (report->reasons.empty()) {
     report->action = StageAction::kSkipped;
+    // Up to date means keel.lock's entry holds: it has the outs' hashes.
+    if (const LockedStage* locked = loaded->lock.Find(now->name)) *now = *locked;
     return Status::Ok();
   }
   if (!options.force && options.use_run_cache) {
