@@ -1,5 +1,7 @@
 #include "store/metadata_store.h"
 
+#include "store/schema.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -87,7 +89,7 @@ TEST_F(MetadataStoreTest, OpenCreatesAndMigrates) {
   EXPECT_TRUE(IsWal());
   Result<int64_t> version = store->SchemaVersion();
   ASSERT_TRUE(version.ok()) << version.status().ToString();
-  EXPECT_EQ(*version, 1);
+  EXPECT_EQ(*version, NewestSchemaVersion());
   Result<std::vector<DataVersion>> none = store->ListDataVersions("");
   ASSERT_TRUE(none.ok());
   EXPECT_THAT(*none, IsEmpty());
@@ -104,8 +106,8 @@ TEST_F(MetadataStoreTest, OpeningTwiceIsIdempotent) {
   ASSERT_NE(second, nullptr);
   std::unique_ptr<MetadataStore> third = Open();  // while the second is open
   ASSERT_NE(third, nullptr);
-  EXPECT_EQ(*second->SchemaVersion(), 1);
-  EXPECT_EQ(*third->SchemaVersion(), 1);
+  EXPECT_EQ(*second->SchemaVersion(), NewestSchemaVersion());
+  EXPECT_EQ(*third->SchemaVersion(), NewestSchemaVersion());
   Result<std::vector<DataVersion>> versions = third->ListDataVersions("");
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), 1u);
@@ -274,7 +276,7 @@ TEST_F(MetadataStoreTest, ConcurrentFirstOpenMigratesOnce) {
   EXPECT_TRUE(errors[1].ok()) << errors[1].ToString();
   std::unique_ptr<MetadataStore> store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(*store->SchemaVersion(), 1);
+  EXPECT_EQ(*store->SchemaVersion(), NewestSchemaVersion());
   EXPECT_EQ(store->ListDataVersions("")->size(), 2u);
   EXPECT_TRUE(IsWal());
 }

@@ -110,33 +110,43 @@ Status AppendCondition(const RunCondition& c, SqlBuilder* b) {
   return Status::Ok();
 }
 
-// The expression a sort key orders by; empty for an unknown attribute.
-std::string SortExpression(const RunSort& sort, SqlBuilder* b) {
+// The two expressions a sort key orders by: a number (or an attribute's
+// value), then a text; NULL where a run has no such value. Empty for an
+// unknown attribute.
+std::pair<std::string, std::string> SortExpressions(const RunSort& sort, SqlBuilder* b) {
   std::string& sql = b->sql();
   size_t start = sql.size();
+  auto take = [&] {
+    std::string expr = sql.substr(start);
+    sql.resize(start);
+    return expr;
+  };
   switch (sort.field) {
-    case RunField::kAttribute: return AttributeColumn(sort.key);
+    case RunField::kAttribute: return {AttributeColumn(sort.key), "NULL"};
     case RunField::kMetric:
       sql += "(SELECT value FROM run_latest_metrics WHERE run_id = r.id AND key_id ="
              " (SELECT id FROM metric_keys WHERE name = ";
       b->Param(sort.key);
       sql += "))";
-      break;
-    case RunField::kParam:
-      // Numbers by value; the rest after them, as text.
-      sql += "(SELECT COALESCE(num, 1e308) FROM run_params WHERE run_id = r.id AND key = ";
+      return {take(), "NULL"};
+    case RunField::kParam: {
+      // Numbers by value, then the other values as text.
+      sql += "(SELECT num FROM run_params WHERE run_id = r.id AND key = ";
       b->Param(sort.key);
       sql += ")";
-      break;
+      std::string num = take();
+      sql += "(SELECT value FROM run_params WHERE run_id = r.id AND key = ";
+      b->Param(sort.key);
+      sql += " AND num IS NULL)";
+      return {num, take()};
+    }
     case RunField::kTag:
       sql += "(SELECT value FROM run_tags WHERE run_id = r.id AND key = ";
       b->Param(sort.key);
       sql += ")";
-      break;
+      return {"NULL", take()};
   }
-  std::string expr = sql.substr(start);
-  sql.resize(start);
-  return expr;
+  return {"", ""};
 }
 
 }  // namespace
@@ -159,11 +169,11 @@ std::optional<double> ParseFilterNumber(std::string_view text) {
 
 Result<std::vector<RunInfo>> QueryRuns(SqliteDb* db, const RunQuery& query) {
   SqlBuilder b;
-  std::string sort = SortExpression(query.sort, &b);
-  if (sort.empty()) return InvalidArgumentError("unknown run attribute '" + query.sort.key + "' to sort by");
+  auto [sort_num, sort_text] = SortExpressions(query.sort, &b);
+  if (sort_num.empty()) return InvalidArgumentError("unknown run attribute '" + query.sort.key + "' to sort by");
   b.sql() =
       "SELECT r.id, e.name, r.status, r.start_ns, r.end_ns, r.git_commit, r.git_dirty, r.diff_hash, r.host,"
-      " r.pid, r.command, r.note, r.deleted, " + sort + " AS sort_key"
+      " r.pid, r.command, r.note, r.deleted, " + sort_num + " AS sort_num, " + sort_text + " AS sort_text"
       " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1";
   if (!query.include_deleted) b.sql() += " AND r.deleted = 0";
   if (!query.experiments.empty()) {
@@ -178,8 +188,10 @@ Result<std::vector<RunInfo>> QueryRuns(SqliteDb* db, const RunQuery& query) {
     b.sql() += " AND ";
     KEEL_RETURN_IF_ERROR(AppendCondition(c, &b));
   }
-  b.sql() += std::string(" ORDER BY sort_key IS NULL, sort_key") + (query.sort.descending ? " DESC" : " ASC") +
-             ", r.id DESC";
+  // Runs without the key last, whichever the direction; numbers before text.
+  const char* direction = query.sort.descending ? " DESC" : " ASC";
+  b.sql() += std::string(" ORDER BY sort_num IS NULL AND sort_text IS NULL, sort_num IS NULL, sort_num") +
+             direction + ", sort_text" + direction + ", r.id DESC";
   if (query.limit > 0) b.sql() += " LIMIT " + std::to_string(query.limit);
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStatement> stmt, db->Prepare(b.sql()));
   b.BindAll(stmt.get());

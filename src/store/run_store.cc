@@ -171,7 +171,8 @@ class SqliteRunStore final : public RunStore {
       KEEL_RETURN_IF_ERROR(CheckRun(run));
       KEEL_ASSIGN_OR_RETURN(SqliteStatement * insert, Cached(
           "INSERT OR REPLACE INTO run_stages (run_id, seq, name, action, exit_code, error, log_hash, log_size)"
-          " VALUES (?1, (SELECT COUNT(*) FROM run_stages WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)"));
+          " VALUES (?1, COALESCE((SELECT seq FROM run_stages WHERE run_id = ?1 AND name = ?2),"
+          " (SELECT COALESCE(MAX(seq) + 1, 0) FROM run_stages WHERE run_id = ?1)), ?2, ?3, ?4, ?5, ?6, ?7)"));
       insert->Bind(1, run).Bind(2, stage.name).Bind(3, stage.action).Bind(4, int64_t{stage.exit_code});
       insert->Bind(5, stage.error).Bind(6, stage.log_hash).Bind(7, static_cast<int64_t>(stage.log_size));
       KEEL_RETURN_IF_ERROR(insert->Run());
@@ -251,7 +252,9 @@ class SqliteRunStore final : public RunStore {
 
   Result<std::vector<std::string>> Keys(RunField field) override {
     const char* sql = field == RunField::kParam    ? "SELECT DISTINCT key FROM run_params ORDER BY key"
-                      : field == RunField::kMetric ? "SELECT name FROM metric_keys ORDER BY name"
+                      : field == RunField::kMetric ? "SELECT name FROM metric_keys k WHERE EXISTS"
+                                                     " (SELECT 1 FROM run_latest_metrics WHERE key_id = k.id)"
+                                                     " ORDER BY name"
                       : field == RunField::kTag    ? "SELECT DISTINCT key FROM run_tags ORDER BY key"
                                                    : nullptr;
     if (sql == nullptr) return InvalidArgumentError("attributes have no stored names");

@@ -87,7 +87,7 @@ constexpr Migration kMigrations[] = {
 
 Status ApplyPending(SqliteDb* db) {
   KEEL_ASSIGN_OR_RETURN(int64_t current, SchemaVersionOf(db));
-  int64_t newest = kMigrations[std::size(kMigrations) - 1].version;
+  int64_t newest = NewestSchemaVersion();
   if (current > newest) {
     return FailedPreconditionError("schema version " + std::to_string(current) +
                                    " is newer than this keel knows (" + std::to_string(newest) + "); upgrade keel");
@@ -106,6 +106,8 @@ Status ApplyPending(SqliteDb* db) {
 }
 
 }  // namespace
+
+int64_t NewestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
 
 Result<int64_t> SchemaVersionOf(SqliteDb* db) {
   KEEL_ASSIGN_OR_RETURN(auto stmt, db->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));

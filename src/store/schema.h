@@ -17,6 +17,9 @@ Status MigrateSchema(SqliteDb* db);
 // naming the URI for any other scheme.
 Result<std::string> SqlitePathOf(std::string_view uri);
 
+// The newest migration this keel knows.
+int64_t NewestSchemaVersion();
+
 // The newest applied migration.
 Result<int64_t> SchemaVersionOf(SqliteDb* db);
 

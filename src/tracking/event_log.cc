@@ -7,6 +7,8 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <optional>
 
 namespace keel {
 namespace {
@@ -84,11 +86,56 @@ std::string Shown(element value) {
   return text.size() > 40 ? text.substr(0, 40) + "..." : text;
 }
 
+// The text of each float value of a param or tag in an event line, by
+// name: the DOM keeps only the double, and "1.0" must stay "1.0". `line`
+// must be followed by simdjson's padding.
+std::map<std::string, std::string, std::less<>> RawFloats(std::string_view line) {
+  std::map<std::string, std::string, std::less<>> out;
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object event;
+  if (parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc) ||
+      doc.get_object().get(event)) {
+    return out;
+  }
+  auto raw = [](simdjson::ondemand::value v) -> std::string {
+    simdjson::ondemand::json_type type;
+    std::string_view text;
+    if (v.type().get(type) || type != simdjson::ondemand::json_type::number) return "";
+    text = v.raw_json_token();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    return std::string(text);
+  };
+  std::string name, value;
+  for (auto field : event) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return out;
+    if (key == "param" || key == "tag") {
+      std::string_view n;
+      if (!field.value().get_string().get(n)) name = std::string(n);
+    } else if (key == "value") {
+      value = raw(field.value());
+    } else if (key == "params" || key == "tags") {
+      simdjson::ondemand::object values;
+      if (field.value().get_object().get(values)) return out;
+      for (auto entry : values) {
+        std::string_view n;
+        if (entry.unescaped_key().get(n)) return out;
+        std::string text = raw(entry.value());
+        if (!text.empty()) out[std::string(n)] = text;
+      }
+    }
+  }
+  if (!name.empty() && !value.empty()) out[name] = value;
+  return out;
+}
+
 // One event object. Returns "" or what is wrong with it.
 class EventParser {
  public:
-  EventParser(simdjson::dom::object event, int64_t now_ms, LoggedEvents* out)
-      : event_(event), now_ms_(now_ms), out_(out) {}
+  // `line` (padded) is the event's text.
+  EventParser(simdjson::dom::object event, std::string_view line, int64_t now_ms, LoggedEvents* out)
+      : event_(event), line_(line), now_ms_(now_ms), out_(out) {}
 
   std::string Parse() {
     static constexpr std::string_view kKinds[] = {"metric", "metrics", "param", "params", "tag", "tags", "artifact"};
@@ -183,6 +230,11 @@ class EventParser {
     if (!ScalarText(value, &text)) {
       return std::string(kind) + " '" + std::string(name) + "': value must be a string, number, boolean or null";
     }
+    if (value.type() == element_type::DOUBLE) {
+      if (!raw_floats_) raw_floats_ = RawFloats(line_);
+      auto it = raw_floats_->find(name);
+      if (it != raw_floats_->end()) text = it->second;
+    }
     (*into)[std::string(name)] = std::move(text);
     return "";
   }
@@ -202,8 +254,10 @@ class EventParser {
   }
 
   simdjson::dom::object event_;
+  std::string_view line_;
   int64_t now_ms_;
   LoggedEvents* out_;
+  std::optional<std::map<std::string, std::string, std::less<>>> raw_floats_;
 };
 
 }  // namespace
@@ -226,11 +280,13 @@ void ParseEvents(std::string_view text, std::string_view file, int64_t first_lin
     auto error = parser.parse(line_buf.data(), line.size(), false).get(event);
     if (error == simdjson::INCORRECT_TYPE) {
       problem = "not a JSON object";
+    } else if (error == simdjson::NUMBER_ERROR) {
+      problem = "a number keel cannot read (integers beyond 64 bits: write them as floats)";
     } else if (error) {
       problem = std::string("not JSON (") + simdjson::error_message(error) + ")";
     } else {
       LoggedEvents one;
-      problem = EventParser(event, now_ms, &one).Parse();
+      problem = EventParser(event, std::string_view(line_buf.data(), line.size()), now_ms, &one).Parse();
       if (problem.empty()) {
         // Moved in only when the whole line is good: a bad line adds nothing.
         for (MetricPoint& p : one.metrics) out->metrics.push_back(std::move(p));

@@ -110,9 +110,10 @@ std::vector<std::pair<std::string, std::string>> RunRecorder::StageEnv(const Sta
   return {{"KEEL_RUN_ID", std::to_string(run_id_)}, {"KEEL_METRICS_FILE", path}};
 }
 
-void RunRecorder::StageStarting(const StageReport& report) {
-  // The first stage's start begins the run: a pipeline that cannot start
-  // (an invalid keel.yaml) leaves no run behind.
+void RunRecorder::EnsureBegun(const std::string& stage) {
+  // The first stage to start (or to fail before it could) begins the run:
+  // a pipeline that cannot start at all (an invalid keel.yaml) leaves no
+  // run behind.
   Status failed;
   {
     std::lock_guard<std::mutex> store_lock(store_mu_);
@@ -121,7 +122,11 @@ void RunRecorder::StageStarting(const StageReport& report) {
       failed = begin_error_;
     }
   }
-  if (!failed.ok()) Note(report.name, failed);
+  if (!failed.ok()) Note(stage, failed);
+}
+
+void RunRecorder::StageStarting(const StageReport& report) {
+  EnsureBegun(report.name);
   {
     std::lock_guard<std::mutex> lock(mu_);
     FindStage(report.name);
@@ -167,6 +172,7 @@ void RunRecorder::StageRecorded(const LockedStage& stage, const std::map<std::st
 }
 
 void RunRecorder::StageDone(const StageReport& report) {
+  EnsureBegun(report.name);
   if (run_id_ == 0) {
     if (next_ != nullptr) next_->StageDone(report);
     return;

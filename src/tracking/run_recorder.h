@@ -66,6 +66,8 @@ class RunRecorder final : public RunObserver {
   RunRecorder(Project* project, RunStore* store, RunObserver* next, RecorderOptions options);
 
   Status Begin();
+  // Begins the run unless it has begun (or failed to).
+  void EnsureBegun(const std::string& stage);
   StageState* FindStage(const std::string& name);
   // Reads what `stage` logged since the last time and stores it.
   Status Ingest(StageState* stage, bool final);

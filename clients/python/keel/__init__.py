@@ -66,7 +66,10 @@ def _name(name):
 def _number(x):
     """x as int or float; non-finite floats as the strings "NaN", "Infinity", "-Infinity"."""
     if isinstance(x, numbers.Integral):
-        return int(x)
+        x = int(x)
+        if -2**63 <= x < 2**64:
+            return x
+        # keel reads integers of up to 64 bits.
     x = float(x)
     if math.isfinite(x):
         return x
