@@ -174,6 +174,16 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
   options.jobs = flags.jobs > 0 ? flags.jobs : std::max(1u, std::thread::hardware_concurrency());
   PrintingObserver printer(ctx.json);
   NullProgress progress;  // stages run side by side: one bar would be a mess
+  // The watcher comes first: threads started later (the recorder's) inherit
+  // its blocked signals. A signal before the pipeline exists is kept for it.
+  std::mutex signal_mu;
+  PipelineService* interruptible = nullptr;  // guarded by signal_mu
+  int early_signal = 0;                      // guarded by signal_mu
+  SignalWatcher watcher([&](int sig) {
+    std::lock_guard<std::mutex> lock(signal_mu);
+    if (interruptible != nullptr) interruptible->Interrupt(sig);
+    else early_signal = sig;
+  });
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Project> project, Project::Open(ctx.env, ctx.cwd));
   TrackedRun tracked;
   if (!flags.dry_run) {
@@ -183,12 +193,17 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
   }
   RunObserver* observer = tracked.recorder != nullptr ? static_cast<RunObserver*>(tracked.recorder.get()) : &printer;
   PipelineService pipeline(project.get(), &progress, observer);
-  Result<RunReport> report = [&] {
-    SignalWatcher watcher([&pipeline](int sig) { pipeline.Interrupt(sig); });
-    Result<RunReport> r = pipeline.Run(options);
-    if (watcher.received() != 0) ctx.exit_code = 128 + watcher.received();
-    return r;
-  }();
+  {
+    std::lock_guard<std::mutex> lock(signal_mu);
+    interruptible = &pipeline;
+    if (early_signal != 0) pipeline.Interrupt(early_signal);
+  }
+  Result<RunReport> report = pipeline.Run(options);
+  {
+    std::lock_guard<std::mutex> lock(signal_mu);
+    interruptible = nullptr;
+  }
+  if (watcher.received() != 0) ctx.exit_code = 128 + watcher.received();
   int64_t run_id = 0;
   if (tracked.recorder != nullptr) {
     Status recorded = tracked.recorder->Finish(FinalStatus(report), report.ok() ? &*report : nullptr);

@@ -1,6 +1,7 @@
 // `keel runs list|show|compare|log|tag|untag|note|delete|restore|purge`,
 // `keel metrics history` and `keel exp list`.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <iostream>
@@ -342,16 +343,39 @@ class TimeFormatter {
   std::string text_;
 };
 
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// FormatMetric's text; quoted for JSON when it is not a JSON number.
+void AppendMetric(double v, bool json, std::string* out) {
+  if (!std::isfinite(v)) {
+    if (json) out->push_back('"');
+    out->append(FormatMetric(v));
+    if (json) out->push_back('"');
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
 void PrintHistoryJson(const std::string& id, const std::string& name, const std::vector<SeriesPoint>& points) {
   BufferedOut out;
   out.buf() = "{\"run\":" + std::to_string(std::stoll(id)) + ",\"metric\":" + nlohmann::json(name).dump() +
               ",\"history\":[";
+  std::string& buf = out.buf();
   for (size_t i = 0; i < points.size(); ++i) {
     const SeriesPoint& p = points[i];
-    std::string value = FormatMetric(p.value);
-    if (!std::isfinite(p.value)) value = "\"" + value + "\"";
-    out.buf() += (i == 0 ? "{\"step\":" : ",{\"step\":") + std::to_string(p.step) + ",\"value\":" + value +
-                 ",\"timestamp\":" + std::to_string(p.timestamp_ms) + "}";
+    buf.append(i == 0 ? "{\"step\":" : ",{\"step\":");
+    AppendInt(p.step, &buf);
+    buf.append(",\"value\":");
+    AppendMetric(p.value, /*json=*/true, &buf);
+    buf.append(",\"timestamp\":");
+    AppendInt(p.timestamp_ms, &buf);
+    buf.push_back('}');
     out.MaybeFlush();
   }
   out.buf() += "]}\n";
@@ -378,8 +402,14 @@ Status MetricHistory(Context& ctx, const std::string& id, const std::string& nam
   if (plot_only) return Status::Ok();
   out.buf() += "step\tvalue\ttime\n";
   TimeFormatter times;
+  std::string& buf = out.buf();
   for (const SeriesPoint& p : points) {
-    out.buf() += std::to_string(p.step) + "\t" + FormatMetric(p.value) + "\t" + times.Format(p.timestamp_ms) + "\n";
+    AppendInt(p.step, &buf);
+    buf.push_back('\t');
+    AppendMetric(p.value, /*json=*/false, &buf);
+    buf.push_back('\t');
+    buf.append(times.Format(p.timestamp_ms));
+    buf.push_back('\n');
     out.MaybeFlush();
   }
   return Status::Ok();

@@ -222,6 +222,12 @@ Result<std::map<std::string, double>> PipelineService::ReadMetrics(const StageSp
 bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
                                    StageReport* report) {
   Status ran = RunCommands(*loaded, stage, options, report);
+  if (!ran.ok() && observer_ != nullptr) {
+    // What a failed stage used is worth keeping; it produced nothing.
+    LockedStage used = *now;
+    used.outs.clear();
+    observer_->StageRecorded(used, {});
+  }
   if (!ran.ok()) return FailStage(ran, report);
   Result<std::map<std::string, double>> metrics = ReadMetrics(loaded->spec.stages[stage]);
   if (!metrics.ok()) return FailStage(metrics.status(), report);

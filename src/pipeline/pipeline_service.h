@@ -54,7 +54,8 @@ class RunObserver {
   virtual void StageDone(const StageReport& report) = 0;
   // Just before StageDone of a stage that ran, was restored or skipped:
   // what it used and produced (as keel.lock records it), and the values of
-  // its metrics files by key.
+  // its metrics files by key. For a stage whose commands failed: what it
+  // used, without outs or metrics.
   virtual void StageRecorded(const LockedStage& stage, const std::map<std::string, double>& metrics) {
     (void)stage;
     (void)metrics;

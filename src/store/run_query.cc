@@ -92,15 +92,17 @@ Status AppendCondition(const RunCondition& c, SqlBuilder* b) {
       break;
     }
     case RunField::kMetric:
-      sql += "EXISTS (SELECT 1 FROM run_latest_metrics m WHERE m.run_id = r.id AND m.key_id ="
+      // IN rather than a correlated EXISTS: SQLite then walks the index on
+      // (key, value) once and looks the runs up by id.
+      sql += "r.id IN (SELECT m.run_id FROM run_latest_metrics m WHERE m.key_id ="
              " (SELECT id FROM metric_keys WHERE name = ";
       b->Param(c.key);
       sql += ") AND m.value" + std::string(OpSql(c.op));
       break;
     case RunField::kParam:
     case RunField::kTag:
-      sql += c.field == RunField::kParam ? "EXISTS (SELECT 1 FROM run_params p WHERE p.run_id = r.id AND p.key = "
-                                         : "EXISTS (SELECT 1 FROM run_tags p WHERE p.run_id = r.id AND p.key = ";
+      sql += c.field == RunField::kParam ? "r.id IN (SELECT p.run_id FROM run_params p WHERE p.key = "
+                                         : "r.id IN (SELECT p.run_id FROM run_tags p WHERE p.key = ";
       b->Param(c.key);
       sql += std::string(" AND p.") + (numeric && c.field == RunField::kParam ? "num" : "value") + OpSql(c.op);
       break;

@@ -269,6 +269,20 @@ class SqliteRunStore final : public RunStore {
     return out;
   }
 
+  Result<bool> HasKey(RunField field, const std::string& key) override {
+    const char* sql =
+        field == RunField::kParam    ? "SELECT 1 FROM run_params WHERE key = ?1 LIMIT 1"
+        : field == RunField::kMetric ? "SELECT 1 FROM run_latest_metrics WHERE key_id ="
+                                       " (SELECT id FROM metric_keys WHERE name = ?1) LIMIT 1"
+        : field == RunField::kTag    ? "SELECT 1 FROM run_tags WHERE key = ?1 LIMIT 1"
+                                     : nullptr;
+    if (sql == nullptr) return InvalidArgumentError("attributes have no stored names");
+    KEEL_ASSIGN_OR_RETURN(SqliteStatement * select, Cached(sql));
+    KEEL_ASSIGN_OR_RETURN(bool found, select->Bind(1, key).Step());
+    select->Reset();
+    return found;
+  }
+
   Result<std::vector<ExperimentSummary>> ListExperiments() override {
     KEEL_ASSIGN_OR_RETURN(SqliteStatement * select, Cached(
         "SELECT e.name, COUNT(r.id), COALESCE(MAX(r.start_ns), 0) FROM experiments e"
@@ -508,8 +522,10 @@ Result<std::unique_ptr<RunStore>> OpenRunStore(std::string_view uri) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
   KEEL_RETURN_IF_ERROR(MigrateSchema(db.get()));
   // Metric series are big: 64 MiB of page cache keeps their b-trees' hot
-  // pages in memory while a batch goes in.
+  // pages in memory while a batch goes in, and reads map the file instead
+  // of copying it page by page.
   KEEL_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -65536"));
+  KEEL_RETURN_IF_ERROR(db->Exec("PRAGMA mmap_size = 1073741824"));
   return std::unique_ptr<RunStore>(std::make_unique<SqliteRunStore>(std::move(db)));
 }
 

@@ -153,6 +153,9 @@ class RunStore {
   virtual Result<std::vector<SeriesPoint>> MetricHistory(int64_t run, const std::string& key) = 0;
   // The names used by any run, sorted: param, metric or tag names.
   virtual Result<std::vector<std::string>> Keys(RunField field) = 0;
+  // Whether any run has a param, metric or tag named `key` (an index
+  // lookup, where Keys reads them all).
+  virtual Result<bool> HasKey(RunField field, const std::string& key) = 0;
   virtual Result<std::vector<ExperimentSummary>> ListExperiments() = 0;
   // Runs still marked running, on any host.
   virtual Result<std::vector<RunInfo>> RunningRuns() = 0;

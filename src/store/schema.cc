@@ -57,6 +57,7 @@ constexpr Migration kMigrations[] = {
      "CREATE TABLE run_tags ("
      "  run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
      "  PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
+     "CREATE INDEX run_tags_by_key ON run_tags (key, value);"
      "CREATE TABLE metric_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
      // A series is stored in chunks of up to 512 points, each a BLOB of
      // (step int64, timestamp_ms int64, value float64) records, little

@@ -227,6 +227,14 @@ TEST(EventLogTest, LaterParamValueReplacesEarlier) {
   EXPECT_THAT(out.params, ElementsAre(Pair("depth", "4"), Pair("lr", "0.01")));
 }
 
+// A repeated "value" key: the text recorded is that of the value read (the
+// first, as for integers), not another one's.
+TEST(EventLogTest, RepeatedValueKeyRecordsTheTextOfTheValueRead) {
+  EXPECT_EQ(ParamText(R"({"param": "p", "value": 1, "value": 2})", "p"), "1");
+  EXPECT_EQ(ParamText(R"({"param": "p", "value": 1.5, "value": 2.25})", "p"), "1.5");
+  EXPECT_EQ(ParamText(R"({"param": "p", "value": 1.5, "value": 2})", "p"), "1.5");
+}
+
 TEST(EventLogTest, TagAndTagsTakeEveryScalarType) {
   LoggedEvents out = Parse(
       "{\"tag\": \"owner\", \"value\": \"ana\"}\n"

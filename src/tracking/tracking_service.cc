@@ -87,8 +87,9 @@ Result<std::vector<int64_t>> TrackingService::ReapKilledRuns() {
 
 Status TrackingService::CheckKnown(RunField field, const std::string& key, std::string_view flag) {
   if (field == RunField::kAttribute) return Status::Ok();
+  KEEL_ASSIGN_OR_RETURN(bool known_key, store_->HasKey(field, key));
+  if (known_key) return Status::Ok();
   KEEL_ASSIGN_OR_RETURN(std::vector<std::string> known, store_->Keys(field));
-  if (std::binary_search(known.begin(), known.end(), key)) return Status::Ok();
   return InvalidArgumentError(std::string(flag) + ": no run has a " + FieldName(field) + " '" + key + "'" +
                               DidYouMean(key, known));
 }
