@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <future>
 #include <map>
 #include <optional>
 
@@ -107,13 +108,15 @@ std::map<std::string, std::string, std::less<>> RawFloats(std::string_view line)
     return std::string(text);
   };
   std::string name, value;
+  bool seen_value = false;  // the DOM reads the first of repeated keys
   for (auto field : event) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return out;
     if (key == "param" || key == "tag") {
       std::string_view n;
       if (!field.value().get_string().get(n)) name = std::string(n);
-    } else if (key == "value") {
+    } else if (key == "value" && !seen_value) {
+      seen_value = true;
       value = raw(field.value());
     } else if (key == "params" || key == "tags") {
       simdjson::ondemand::object values;
@@ -262,8 +265,8 @@ class EventParser {
 
 }  // namespace
 
-void ParseEvents(std::string_view text, std::string_view file, int64_t first_line, int64_t now_ms,
-                 LoggedEvents* out) {
+int64_t ParseEvents(std::string_view text, std::string_view file, int64_t first_line, int64_t now_ms,
+                    LoggedEvents* out) {
   simdjson::dom::parser parser;
   simdjson::padded_string line_buf;
   int64_t line_number = first_line;
@@ -281,7 +284,7 @@ void ParseEvents(std::string_view text, std::string_view file, int64_t first_lin
     if (error == simdjson::INCORRECT_TYPE) {
       problem = "not a JSON object";
     } else if (error == simdjson::NUMBER_ERROR) {
-      problem = "a number keel cannot read (integers beyond 64 bits: write them as floats)";
+      problem = "a number keel cannot read (out of range, or an integer beyond 64 bits: write it as a float)";
     } else if (error) {
       problem = std::string("not JSON (") + simdjson::error_message(error) + ")";
     } else {
@@ -297,42 +300,75 @@ void ParseEvents(std::string_view text, std::string_view file, int64_t first_lin
     }
     if (!problem.empty()) out->warnings.push_back(std::string(file) + ":" + std::to_string(line_number) + ": " + problem);
   }
+  return line_number - first_line;
+}
+
+Result<bool> EventLogReader::ReadChunk(ReadableFile* file, bool final, size_t max_bytes, Chunk* chunk) {
+  for (;;) {
+    // Kept between calls: a fresh buffer is a fresh round of page faults.
+    if (chunk->capacity < max_bytes) {
+      chunk->data.reset(new char[max_bytes]);  // not zeroed: it is read into at once
+      chunk->capacity = max_bytes;
+    }
+    KEEL_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset_, chunk->data.get(), max_bytes));
+    std::string_view buf(chunk->data.get(), n);
+    chunk->at_end = n < max_bytes;
+    size_t usable = buf.rfind('\n');
+    usable = usable == std::string_view::npos ? 0 : usable + 1;
+    if (final && chunk->at_end) usable = n;
+    if (usable == 0 && !chunk->at_end) {
+      max_bytes *= 2;  // one line longer than max_bytes: take it whole
+      continue;
+    }
+    chunk->size = usable;
+    offset_ += usable;
+    return usable > 0;
+  }
+}
+
+void EventLogReader::ParseChunk(Chunk* chunk, int64_t first_line, int64_t now_ms) {
+  LoggedEvents& events = chunk->events;
+  events.metrics.clear();  // keeps its capacity for the next chunk
+  events.params.clear();
+  events.tags.clear();
+  events.artifacts.clear();
+  events.warnings.clear();
+  events.metrics.reserve(chunk->size / 32);  // most lines are one metric value each
+  chunk->lines = ParseEvents(std::string_view(chunk->data.get(), chunk->size), file_, first_line, now_ms, &events);
 }
 
 Status EventLogReader::ReadNew(bool final, int64_t now_ms, const std::function<Status(LoggedEvents&)>& consume,
                                size_t max_bytes) {
+  if (max_bytes == 0) max_bytes = 1;
   Result<std::unique_ptr<ReadableFile>> file = env_->OpenForRead(path_);
   if (!file.ok() && file.status().code() == StatusCode::kNotFound) return Status::Ok();
   if (!file.ok()) return file.status();
-  std::unique_ptr<char[]> storage;
-  size_t capacity = 0;
+  // Two chunks in turn: the next one is parsed on a thread of its own while
+  // `consume` stores this one.
+  Chunk* current = &chunks_[0];
+  Chunk* next = &chunks_[1];
+  KEEL_ASSIGN_OR_RETURN(bool more, ReadChunk(file->get(), final, max_bytes, current));
+  if (!more) return Status::Ok();
+  ParseChunk(current, next_line_, now_ms);
   for (;;) {
-    if (capacity < max_bytes) {
-      storage.reset(new char[max_bytes]);  // not zeroed: it is read into at once
-      capacity = max_bytes;
+    next_line_ += current->lines;
+    std::future<void> parsing;
+    if (!current->at_end) {
+      KEEL_ASSIGN_OR_RETURN(more, ReadChunk(file->get(), final, max_bytes, next));
+      if (more) parsing = std::async(std::launch::async, [=, this] { ParseChunk(next, next_line_, now_ms); });
+    } else {
+      more = false;
     }
-    KEEL_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(offset_, storage.get(), max_bytes));
-    std::string_view buf(storage.get(), n);
-    bool at_end = n < max_bytes;
-    size_t usable = buf.rfind('\n');
-    usable = usable == std::string_view::npos ? 0 : usable + 1;
-    if (final && at_end) usable = n;
-    if (usable == 0 && !at_end) {
-      // One line longer than max_bytes: take it whole.
-      max_bytes *= 2;
-      continue;
+    Status consumed = consume(current->events);
+    if (parsing.valid()) parsing.wait();
+    if (!consumed.ok()) {
+      // Unstored events are read again next time.
+      offset_ -= current->size + (more ? next->size : 0);
+      next_line_ -= current->lines;
+      return consumed;
     }
-    if (usable == 0) return Status::Ok();
-    std::string_view chunk(buf.data(), usable);
-    LoggedEvents events;
-    // Most lines are one metric value each.
-    events.metrics.reserve(static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n')) + 1);
-    ParseEvents(chunk, file_, next_line_, now_ms, &events);
-    offset_ += usable;
-    next_line_ += static_cast<int64_t>(std::count(chunk.begin(), chunk.end(), '\n')) +
-                  (chunk.back() == '\n' ? 0 : 1);
-    KEEL_RETURN_IF_ERROR(consume(events));
-    if (at_end) return Status::Ok();
+    if (!more) return Status::Ok();
+    std::swap(current, next);
   }
 }
 

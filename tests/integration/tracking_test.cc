@@ -759,5 +759,38 @@ TEST_F(TrackingTest, SkippedRerunRecordsThePreviousParamsMetricsAndInputs) {
   EXPECT_EQ(RunInputs(skipped), LockInputs(Read("keel.lock")));
 }
 
+// Logged values reach the store while the stage still runs: the stage
+// waits for the test to have seen its first value through keel.
+TEST_F(TrackingTest, LoggedValuesAreReadWhileTheStageRuns) {
+  Write("keel.yaml",
+        "stages:\n  train:\n    cmd: exec sh train.sh\n    outs: [done.txt]\n");
+  Write("train.sh", "printf '{\"metric\": \"loss\", \"value\": 0.5, \"step\": 1}\\n' >> \"$KEEL_METRICS_FILE\"\n" +
+                        WaitUntil("[ -f seen ]") +
+                        "printf '{\"metric\": \"loss\", \"value\": 0.25, \"step\": 2}\\n' >> \"$KEEL_METRICS_FILE\"\n"
+                        "echo done > done.txt\n");
+  pid_t keel = StartKeel(root_, {"run"});
+  bool seen = false;
+  int status = 0;
+  bool ended = false;
+  while (!seen && !ended) {
+    ended = ::waitpid(keel, &status, WNOHANG) == keel;
+    RunResult history = Keel({"--json", "metrics", "history", "1", "loss"});
+    if (ended || history.exit_code != 0) continue;  // the run or its first value is not there yet
+    nlohmann::json j = nlohmann::json::parse(history.out);
+    ASSERT_EQ(j.at("history").size(), 1u) << history.out;
+    EXPECT_EQ(j.at("history")[0].at("value"), 0.5);
+    EXPECT_EQ(Show(1).value("status", ""), "running");
+    Write("seen", "");
+    seen = true;
+  }
+  if (!ended) {
+    ASSERT_EQ(::waitpid(keel, &status, 0), keel);
+  }
+  int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_EQ(History(1, "loss"), (std::vector<std::pair<int64_t, double>>{{1, 0.5}, {2, 0.25}}));
+}
+
 }  // namespace
 }  // namespace keel::testing
