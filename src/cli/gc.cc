@@ -20,14 +20,10 @@ Status RunGc(Context& ctx, const GcOptions& opts) {
   DataService data(project.get(), progress.get());
   // Runs keep their stages' output and their artifacts until purged.
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<RunStore> runs, OpenProjectRunStore(*project));
-  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> referenced, runs->ReferencedObjects());
-  std::vector<Digest> keep;
-  for (const std::string& hash : referenced) {
-    KEEL_ASSIGN_OR_RETURN(Digest d, Digest::Parse(hash, project->MetadataUri() + ": a run's object"));
-    keep.push_back(d);
-  }
+  TrackingService tracking(project.get(), runs.get());
   KEEL_ASSIGN_OR_RETURN(GcReport report, data.Gc(opts.dry_run ? GcMode::kDryRun : GcMode::kDelete,
-                                                 opts.workspace ? GcScope::kWorkspace : GcScope::kAllVersions, keep));
+                                                 opts.workspace ? GcScope::kWorkspace : GcScope::kAllVersions,
+                                                 [&tracking] { return tracking.ReferencedObjects(); }));
   if (ctx.json) {
     nlohmann::json objects = nlohmann::json::array();
     for (const auto& [digest, size] : report.unreachable) {

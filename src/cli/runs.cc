@@ -127,13 +127,27 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// A --columns entry's value in `r`: "params.X", "metrics.X" or "tags.X".
 std::string ColumnValue(const RunRecord& r, const std::string& column) {
-  if (column.rfind("params.", 0) == 0) {
-    auto it = r.params.find(column.substr(7));
-    return it == r.params.end() ? "-" : it->second;
-  }
+  auto lookup = [](const std::map<std::string, std::string>& values, const std::string& key) {
+    auto it = values.find(key);
+    return it == values.end() ? std::string("-") : it->second;
+  };
+  if (column.rfind("params.", 0) == 0) return lookup(r.params, column.substr(7));
+  if (column.rfind("tags.", 0) == 0) return lookup(r.tags, column.substr(5));
   auto it = r.metrics.find(column.substr(8));
   return it == r.metrics.end() ? "-" : FormatMetric(it->second.value);
+}
+
+Status CheckColumns(const std::vector<std::string>& columns) {
+  for (const std::string& c : columns) {
+    bool known = (c.rfind("params.", 0) == 0 && c.size() > 7) || (c.rfind("metrics.", 0) == 0 && c.size() > 8) ||
+                 (c.rfind("tags.", 0) == 0 && c.size() > 5);
+    if (!known) {
+      return InvalidArgumentError("--columns: '" + c + "' is not params.NAME, metrics.NAME or tags.NAME");
+    }
+  }
+  return Status::Ok();
 }
 
 struct ListFlags {
@@ -146,6 +160,7 @@ struct ListFlags {
 };
 
 Status ListRuns(Context& ctx, const ListFlags& flags) {
+  KEEL_RETURN_IF_ERROR(CheckColumns(flags.columns));
   KEEL_ASSIGN_OR_RETURN(Tracking t, OpenTracking(ctx));
   ListRunsRequest request{flags.where, flags.sort, flags.limit, flags.experiments, flags.deleted};
   KEEL_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, t.service->ListRuns(request));
@@ -161,7 +176,7 @@ Status ListRuns(Context& ctx, const ListFlags& flags) {
   }
   std::vector<std::string> columns = flags.columns.empty() ? DifferingColumns(runs) : flags.columns;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"id", "experiment", "status", "started", "duration", "commit"};
+  std::vector<std::string> header = {"id", "experiment", "status", "started (UTC)", "duration", "commit"};
   header.insert(header.end(), columns.begin(), columns.end());
   rows.push_back(header);
   for (const RunRecord& r : runs) {
@@ -396,7 +411,8 @@ Status MetricHistory(Context& ctx, const std::string& id, const std::string& nam
   BufferedOut out;
   out.buf() = name + " of run " + id + ": " + std::to_string(points.size()) + " values";
   if (lo <= hi) out.buf() += ", min " + FormatMetric(lo) + ", max " + FormatMetric(hi);
-  out.buf() += ", last " + FormatMetric(points.back().value) + "\n";
+  if (!points.empty()) out.buf() += ", last " + FormatMetric(points.back().value);
+  out.buf() += "\n";
   std::string line = Sparkline(points, 60);
   if (!line.empty()) out.buf() += line + "\n";
   if (plot_only) return Status::Ok();
@@ -473,7 +489,7 @@ void RegisterRunsList(CLI::App* runs, Context& ctx) {
   cmd->add_option("--sort,-s", flags->sort, "sort key: -metrics.auc (descending), params.lr (ascending)");
   cmd->add_option("--limit,-n", flags->limit, "at most this many runs");
   cmd->add_option("--experiment,-e", flags->experiments, "only runs of this experiment (repeatable)");
-  cmd->add_option("--columns,-c", flags->columns, "show these columns (params.X, metrics.Y) instead")
+  cmd->add_option("--columns,-c", flags->columns, "show these columns (params.X, metrics.Y, tags.Z) instead")
       ->delimiter(',');
   cmd->add_flag("--deleted", flags->deleted, "include deleted runs");
   cmd->callback([&ctx, flags] { ctx.action = [&ctx, flags] { return ListRuns(ctx, *flags); }; });

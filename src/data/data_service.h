@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -97,10 +98,13 @@ class DataService {
   // pointer or folder manifest names but the store lacks.
   Result<VerifyReport> Verify();
 
+  // Objects other services refer to (runs' output and artifacts), asked
+  // for once gc holds the project exclusively.
+  using KeepFn = std::function<Result<std::vector<Digest>>()>;
+
   // Deletes objects no pointer file, keel.lock or metadata row reaches, nor
-  // `keep` (objects other services refer to, such as runs' output and
-  // artifacts), and leftovers of interrupted adds.
-  Result<GcReport> Gc(GcMode mode, GcScope scope, const std::vector<Digest>& keep = {});
+  // `keep` names, and leftovers of interrupted adds.
+  Result<GcReport> Gc(GcMode mode, GcScope scope, const KeepFn& keep = nullptr);
 
   // The recorded versions of the data at `path` (relative to cwd; every
   // path when empty), newest first, with whether each is still stored.

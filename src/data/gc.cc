@@ -100,8 +100,12 @@ Status DataService::CollectRoots(GcScope scope, const std::vector<Digest>& keep,
   return Status::Ok();
 }
 
-Result<GcReport> DataService::Gc(GcMode mode, GcScope scope, const std::vector<Digest>& keep) {
+Result<GcReport> DataService::Gc(GcMode mode, GcScope scope, const KeepFn& keep_fn) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, project_->Lock(LockMode::kExclusive));
+  std::vector<Digest> keep;
+  if (keep_fn) {
+    KEEL_ASSIGN_OR_RETURN(keep, keep_fn());
+  }
   ObjectStore& objects = project_->objects();
   std::vector<Digest> roots;
   KEEL_RETURN_IF_ERROR(CollectRoots(scope, keep, &roots));

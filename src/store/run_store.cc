@@ -94,15 +94,7 @@ class SqliteRunStore final : public RunStore {
   Status LogParams(int64_t run, const std::map<std::string, std::string>& params) override {
     return InTransaction([&]() -> Status {
       KEEL_RETURN_IF_ERROR(CheckRun(run));
-      KEEL_ASSIGN_OR_RETURN(SqliteStatement * insert, Cached(
-          "INSERT OR REPLACE INTO run_params (run_id, key, value, num) VALUES (?1, ?2, ?3, ?4)"));
-      for (const auto& [k, v] : params) {
-        insert->Bind(1, run).Bind(2, k).Bind(3, v);
-        std::optional<double> num = ParseFilterNumber(v);
-        if (num) insert->BindDouble(4, *num); else insert->BindNull(4);
-        KEEL_RETURN_IF_ERROR(insert->Run());
-      }
-      return Status::Ok();
+      return WriteParams(run, params);
     });
   }
 
@@ -110,43 +102,24 @@ class SqliteRunStore final : public RunStore {
     if (points.empty()) return Status::Ok();
     return InTransaction([&]() -> Status {
       KEEL_RETURN_IF_ERROR(CheckRun(run));
-      // Each key's points in the order logged, and its latest one.
-      std::map<int64_t, std::string> series;
-      std::map<int64_t, const MetricPoint*> latest;
-      const std::string* last_key = nullptr;
-      int64_t key_id = 0;
-      for (const MetricPoint& p : points) {
-        if (last_key == nullptr || *last_key != p.key) {
-          KEEL_ASSIGN_OR_RETURN(key_id, MetricKeyId(p.key));
-          last_key = &p.key;
-        }
-        AppendRecord(p, &series[key_id]);
-        const MetricPoint*& best = latest[key_id];
-        if (best == nullptr || std::pair(p.step, p.timestamp_ms) >= std::pair(best->step, best->timestamp_ms)) {
-          best = &p;
-        }
-      }
-      for (const auto& [id, records] : series) KEEL_RETURN_IF_ERROR(AppendSeries(run, id, records));
-      KEEL_ASSIGN_OR_RETURN(SqliteStatement * upsert, Cached(
-          "INSERT INTO run_latest_metrics (run_id, key_id, value, step, timestamp_ms)"
-          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, key_id) DO UPDATE SET"
-          " value = excluded.value, step = excluded.step, timestamp_ms = excluded.timestamp_ms"
-          " WHERE (excluded.step, excluded.timestamp_ms) >= (step, timestamp_ms)"));
-      for (const auto& [id, p] : latest) {
-        upsert->Bind(1, run).Bind(2, id).BindDouble(3, p->value).Bind(4, p->step).Bind(5, p->timestamp_ms);
-        KEEL_RETURN_IF_ERROR(upsert->Run());
-      }
-      return Status::Ok();
+      return WriteMetrics(run, points);
     });
   }
 
   Status SetTags(int64_t run, const std::map<std::string, std::string>& tags) override {
     return InTransaction([&]() -> Status {
       KEEL_RETURN_IF_ERROR(CheckRun(run));
-      KEEL_ASSIGN_OR_RETURN(SqliteStatement * insert,
-                            Cached("INSERT OR REPLACE INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3)"));
-      for (const auto& [k, v] : tags) KEEL_RETURN_IF_ERROR(insert->Bind(1, run).Bind(2, k).Bind(3, v).Run());
-      return Status::Ok();
+      return WriteTags(run, tags);
+    });
+  }
+
+  Status LogBatch(int64_t run, std::span<const MetricPoint> metrics, const std::map<std::string, std::string>& params,
+                  const std::map<std::string, std::string>& tags) override {
+    return InTransaction([&]() -> Status {
+      KEEL_RETURN_IF_ERROR(CheckRun(run));
+      KEEL_RETURN_IF_ERROR(WriteMetrics(run, metrics));
+      KEEL_RETURN_IF_ERROR(WriteParams(run, params));
+      return WriteTags(run, tags);
     });
   }
 
@@ -333,6 +306,57 @@ class SqliteRunStore final : public RunStore {
   }
 
  private:
+  // The bodies of LogParams, LogMetrics and SetTags. REQUIRES: inside a
+  // transaction, `run` checked.
+  Status WriteParams(int64_t run, const std::map<std::string, std::string>& params) {
+    KEEL_ASSIGN_OR_RETURN(SqliteStatement * insert, Cached(
+        "INSERT OR REPLACE INTO run_params (run_id, key, value, num) VALUES (?1, ?2, ?3, ?4)"));
+    for (const auto& [k, v] : params) {
+      insert->Bind(1, run).Bind(2, k).Bind(3, v);
+      std::optional<double> num = ParseFilterNumber(v);
+      if (num) insert->BindDouble(4, *num); else insert->BindNull(4);
+      KEEL_RETURN_IF_ERROR(insert->Run());
+    }
+    return Status::Ok();
+  }
+
+  Status WriteMetrics(int64_t run, std::span<const MetricPoint> points) {
+    // Each key's points in the order logged, and its latest one.
+    std::map<int64_t, std::string> series;
+    std::map<int64_t, const MetricPoint*> latest;
+    const std::string* last_key = nullptr;
+    int64_t key_id = 0;
+    for (const MetricPoint& p : points) {
+      if (last_key == nullptr || *last_key != p.key) {
+        KEEL_ASSIGN_OR_RETURN(key_id, MetricKeyId(p.key));
+        last_key = &p.key;
+      }
+      AppendRecord(p, &series[key_id]);
+      const MetricPoint*& best = latest[key_id];
+      if (best == nullptr || std::pair(p.step, p.timestamp_ms) >= std::pair(best->step, best->timestamp_ms)) {
+        best = &p;
+      }
+    }
+    for (const auto& [id, records] : series) KEEL_RETURN_IF_ERROR(AppendSeries(run, id, records));
+    KEEL_ASSIGN_OR_RETURN(SqliteStatement * upsert, Cached(
+        "INSERT INTO run_latest_metrics (run_id, key_id, value, step, timestamp_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, key_id) DO UPDATE SET"
+        " value = excluded.value, step = excluded.step, timestamp_ms = excluded.timestamp_ms"
+        " WHERE (excluded.step, excluded.timestamp_ms) >= (step, timestamp_ms)"));
+    for (const auto& [id, p] : latest) {
+      upsert->Bind(1, run).Bind(2, id).BindDouble(3, p->value).Bind(4, p->step).Bind(5, p->timestamp_ms);
+      KEEL_RETURN_IF_ERROR(upsert->Run());
+    }
+    return Status::Ok();
+  }
+
+  Status WriteTags(int64_t run, const std::map<std::string, std::string>& tags) {
+    KEEL_ASSIGN_OR_RETURN(SqliteStatement * insert,
+                          Cached("INSERT OR REPLACE INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3)"));
+    for (const auto& [k, v] : tags) KEEL_RETURN_IF_ERROR(insert->Bind(1, run).Bind(2, k).Bind(3, v).Run());
+    return Status::Ok();
+  }
+
   static double ValueAt(const SqliteStatement& s, int column) {
     return s.IsNull(column) ? std::nan("") : s.Double(column);
   }
@@ -341,12 +365,12 @@ class SqliteRunStore final : public RunStore {
   Status InTransaction(F&& body) {
     KEEL_RETURN_IF_ERROR(db_->Begin());
     Status status = body();
+    if (status.ok()) status = db_->Commit();
     if (!status.ok()) {
       db_->Rollback();
       metric_keys_.clear();  // ids of names inserted by this transaction are gone
-      return status;
     }
-    return db_->Commit();
+    return status;
   }
 
   // A statement prepared once per store; reset before it is handed out.

@@ -135,11 +135,16 @@ class RunStore {
   // Sets the final status and end time. Not found for an unknown id.
   virtual Status EndRun(int64_t run, RunStatus status, int64_t end_ns) = 0;
 
-  // Each call is one transaction. A param or tag given again replaces its
-  // value; metric points are appended.
+  // Each call is one transaction; an unknown run is not found, naming it.
+  // A param or tag given again replaces its value; metric points are
+  // appended. Not thread-safe: one thread at a time per store.
   virtual Status LogParams(int64_t run, const std::map<std::string, std::string>& params) = 0;
   virtual Status LogMetrics(int64_t run, std::span<const MetricPoint> points) = 0;
   virtual Status SetTags(int64_t run, const std::map<std::string, std::string>& tags) = 0;
+  // Metrics, params and tags in one transaction: all stored, or none.
+  virtual Status LogBatch(int64_t run, std::span<const MetricPoint> metrics,
+                          const std::map<std::string, std::string>& params,
+                          const std::map<std::string, std::string>& tags) = 0;
   virtual Status RemoveTag(int64_t run, const std::string& key) = 0;
   virtual Status SetNote(int64_t run, const std::string& note) = 0;
   virtual Status RecordStage(int64_t run, const RunStage& stage, std::span<const RunInput> inputs) = 0;

@@ -354,8 +354,15 @@ Status EventLogReader::ReadNew(bool final, int64_t now_ms, const std::function<S
     next_line_ += current->lines;
     std::future<void> parsing;
     if (!current->at_end) {
-      KEEL_ASSIGN_OR_RETURN(more, ReadChunk(file->get(), final, max_bytes, next));
-      if (more) parsing = std::async(std::launch::async, [=, this] { ParseChunk(next, next_line_, now_ms); });
+      Result<bool> read = ReadChunk(file->get(), final, max_bytes, next);
+      if (!read.ok()) {
+        offset_ -= current->size;  // read `current` again next time
+        next_line_ -= current->lines;
+        return read.status();
+      }
+      more = *read;
+      int64_t first_line = next_line_;
+      if (more) parsing = std::async(std::launch::async, [=, this] { ParseChunk(next, first_line, now_ms); });
     } else {
       more = false;
     }

@@ -312,8 +312,12 @@ Result<FilterValue> NumericValue(const Cursor& in, const Field& field, CompareOp
   return FilterValue(value.number);
 }
 
+// MLflow writes statuses in capitals ('FINISHED'): any case is accepted.
 Result<FilterValue> StatusValue(const Cursor& in, CompareOp op, const Value& value) {
-  if (IsLike(op) || ParseRunStatus(value.text).ok()) return FilterValue(value.text);
+  if (IsLike(op)) return FilterValue(value.text);
+  std::string lower = value.text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ParseRunStatus(lower).ok()) return FilterValue(lower);
   std::string hint = DidYouMean(value.text, {"running", "finished", "failed", "killed"});
   return in.Error("unknown status " + Shown(value.text) + hint + "; " + kStatuses);
 }

@@ -315,3 +315,16 @@ TEST(RunFilterSortTest, Errors) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(RunFilterTest, StatusInAnyCaseAsMlflowWritesIt) {
+  Result<std::vector<RunCondition>> parsed = ParseRunFilter("status = 'FINISHED'");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ(std::get<std::string>((*parsed)[0].value), "finished");
+}
+
+}  // namespace
+}  // namespace keel

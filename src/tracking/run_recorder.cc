@@ -39,9 +39,11 @@ struct RunRecorder::StageState {
   bool recorded = false;                   // StageDone seen; guarded by mu_
 };
 
-std::string RunLockPath(const Project& project, const RunInfo& run) {
-  return JoinPath(project.keel_dir(), "runs/" + std::to_string(run.pid) + "-" + std::to_string(run.start_ns) + ".lock");
+std::string RunFilesPath(const Project& project, const RunInfo& run) {
+  return JoinPath(project.keel_dir(), "runs/" + std::to_string(run.pid) + "-" + std::to_string(run.start_ns));
 }
+
+std::string RunLockPath(const Project& project, const RunInfo& run) { return RunFilesPath(project, run) + ".lock"; }
 
 RunRecorder::RunRecorder(Project* project, RunStore* store, RunObserver* next, RecorderOptions options)
     : project_(project), store_(store), next_(next), options_(std::move(options)) {}
@@ -72,10 +74,17 @@ Status RunRecorder::Begin() {
   KEEL_RETURN_IF_ERROR(CreateDirs(env, JoinPath(project_->keel_dir(), "runs")));
   KEEL_ASSIGN_OR_RETURN(alive_, env->LockFile(RunLockPath(*project_, info), LockMode::kExclusive));
   lock_path_ = RunLockPath(*project_, info);
-  KEEL_ASSIGN_OR_RETURN(int64_t id, store_->CreateRun(info, CollectEnvironment(options_.keel_version)));
-  run_dir_ = JoinPath(project_->keel_dir(), "runs/" + std::to_string(id));
-  KEEL_RETURN_IF_ERROR(CreateDirs(env, run_dir_));
-  run_id_.store(id);
+  run_dir_ = RunFilesPath(*project_, info);
+  Status created = CreateDirs(env, run_dir_);
+  Result<int64_t> id = created.ok() ? store_->CreateRun(info, CollectEnvironment(options_.keel_version))
+                                    : Result<int64_t>(created);
+  if (!id.ok()) {
+    (void)RemoveTree(env, run_dir_);
+    (void)env->RemoveFile(lock_path_);
+    alive_.reset();
+    return id.status();
+  }
+  run_id_.store(*id);
   return Status::Ok();
 }
 
@@ -195,25 +204,25 @@ Status RunRecorder::Ingest(StageState* stage, bool final) {
   return stage->reader->ReadNew(final, now_ms, [&](LoggedEvents& events) { return Store(stage, events); });
 }
 
-// REQUIRES: store_mu_ held.
+// REQUIRES: store_mu_ held. Stores everything or, on an error, none of the
+// metrics, params and tags (so that the reader may read them again).
 Status RunRecorder::Store(StageState* stage, LoggedEvents& events) {
   for (const std::string& warning : events.warnings) {
     StageOutput(stage->name, "keel: warning: " + warning);
   }
-  KEEL_RETURN_IF_ERROR(store_->LogMetrics(run_id_, events.metrics));
-  if (!events.params.empty()) KEEL_RETURN_IF_ERROR(store_->LogParams(run_id_, events.params));
-  if (!events.tags.empty()) KEEL_RETURN_IF_ERROR(store_->SetTags(run_id_, events.tags));
   for (const ArtifactEvent& a : events.artifacts) {
-    std::string path = !a.path.empty() && a.path[0] == '/' ? a.path : JoinPath(stage->wdir, a.path);
-    Result<std::string> bytes = ReadFileToString(project_->env(), path);
-    if (!bytes.ok()) {
-      StageOutput(stage->name, "keel: warning: artifact '" + a.name + "': " + bytes.status().message());
-      continue;
-    }
-    KEEL_ASSIGN_OR_RETURN(Digest digest, project_->objects().PutBytes(*bytes));
-    KEEL_RETURN_IF_ERROR(store_->RecordArtifact(run_id_, {stage->name, a.name, digest.ToString(), bytes->size()}));
+    Status stored = StoreArtifact(stage, a);
+    if (!stored.ok()) StageOutput(stage->name, "keel: warning: artifact '" + a.name + "': " + stored.message());
   }
-  return Status::Ok();
+  return store_->LogBatch(run_id_, events.metrics, events.params, events.tags);
+}
+
+// REQUIRES: store_mu_ held.
+Status RunRecorder::StoreArtifact(StageState* stage, const ArtifactEvent& a) {
+  std::string path = !a.path.empty() && a.path[0] == '/' ? a.path : JoinPath(stage->wdir, a.path);
+  KEEL_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(project_->env(), path));
+  KEEL_ASSIGN_OR_RETURN(Digest digest, project_->objects().PutBytes(bytes));
+  return store_->RecordArtifact(run_id_, {stage->name, a.name, digest.ToString(), bytes.size()});
 }
 
 Status RunRecorder::StoreStage(StageState* stage, const StageReport& report) {
@@ -255,9 +264,11 @@ void RunRecorder::PollLoop() {
 
 void RunRecorder::Note(const std::string& stage, const Status& status) {
   {
-    // Only the first is kept: the rest usually follow from it.
+    // Only the first is kept and shown: the rest usually follow from it,
+    // and the poller would repeat it every round.
     std::lock_guard<std::mutex> lock(mu_);
-    if (first_error_.ok()) first_error_ = status.WithPrefix("run " + std::to_string(run_id_));
+    if (!first_error_.ok()) return;
+    first_error_ = status.WithPrefix("run " + std::to_string(run_id_));
   }
   if (next_ != nullptr) next_->StageOutput(stage, "keel: warning: tracking: " + status.message());
 }
@@ -269,31 +280,42 @@ Status RunRecorder::Finish(RunStatus status, const RunReport* report) {
   }
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();
-  if (run_id_ == 0) return Status::Ok();
-  if (report != nullptr) {
-    for (const StageReport& r : report->stages) {
-      StageState* state;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        state = FindStage(r.name);
-        if (state->recorded) continue;
-      }
-      Status ingested = Ingest(state, /*final=*/true);
-      if (!ingested.ok()) Note(r.name, ingested);
-      Status stored = StoreStage(state, r);
-      if (!stored.ok()) Note(r.name, stored);
-    }
+  if (run_id_ == 0) {
+    std::lock_guard<std::mutex> store_lock(store_mu_);
+    return begin_error_;
   }
+  // The objects stored below (output, artifacts) are not referenced until
+  // their rows are written: gc must wait.
+  Result<std::unique_ptr<FileLock>> project_lock = project_->Lock(LockMode::kShared);
+  if (!project_lock.ok()) Note("", project_lock.status());
+  if (report != nullptr && project_lock.ok()) RecordUnseenStages(*report);
   Status ended;
   {
     std::lock_guard<std::mutex> store_lock(store_mu_);
     ended = store_->EndRun(run_id_, status, project_->env()->NowNanos());
   }
-  (void)RemoveTree(project_->env(), run_dir_);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Events not stored stay on disk, for a person to look at.
+  if (first_error_.ok()) (void)RemoveTree(project_->env(), run_dir_);
   (void)project_->env()->RemoveFile(lock_path_);
   alive_.reset();
-  std::lock_guard<std::mutex> lock(mu_);
-  return first_error_.ok() ? ended : first_error_;
+  if (first_error_.ok()) return ended;
+  return Status(first_error_.code(), first_error_.message() + "; the stages' logged events are kept in " + run_dir_);
+}
+
+void RunRecorder::RecordUnseenStages(const RunReport& report) {
+  for (const StageReport& r : report.stages) {
+    StageState* state;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      state = FindStage(r.name);
+      if (state->recorded) continue;
+    }
+    Status ingested = Ingest(state, /*final=*/true);
+    if (!ingested.ok()) Note(r.name, ingested);
+    Status stored = StoreStage(state, r);
+    if (!stored.ok()) Note(r.name, stored);
+  }
 }
 
 }  // namespace keel

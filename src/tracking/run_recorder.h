@@ -29,8 +29,10 @@ struct RecorderOptions {
 };
 
 // The lock file a running `keel run` holds: its run is killed when the file
-// is not locked while the run is still marked running.
+// is not locked while the run is still marked running. Beside it, a folder
+// of the same name without ".lock" holds the stages' event files.
 std::string RunLockPath(const Project& project, const RunInfo& run);
+std::string RunFilesPath(const Project& project, const RunInfo& run);
 
 class RunRecorder final : public RunObserver {
  public:
@@ -56,8 +58,9 @@ class RunRecorder final : public RunObserver {
 
   // Ends the run with `status`, after reading what the stages logged last
   // and recording the stages of `report` it was not told about (those that
-  // never started). Returns the first error met while recording, if any:
-  // the run is ended even then. Call once, after the pipeline returned.
+  // never started). Returns the first error met while recording, if any
+  // (then the event files are kept, and the error names them): the run is
+  // ended even then. Call once, after the pipeline returned.
   Status Finish(RunStatus status, const RunReport* report);
 
  private:
@@ -72,7 +75,10 @@ class RunRecorder final : public RunObserver {
   // Reads what `stage` logged since the last time and stores it.
   Status Ingest(StageState* stage, bool final);
   Status Store(StageState* stage, LoggedEvents& events);
+  Status StoreArtifact(StageState* stage, const ArtifactEvent& artifact);
   Status StoreStage(StageState* stage, const StageReport& report);
+  // Stages of `report` the observer calls never told about.
+  void RecordUnseenStages(const RunReport& report);
   void PollLoop();
   // Keeps the first error for Finish and shows it as the stage's output.
   void Note(const std::string& stage, const Status& status);
@@ -83,7 +89,7 @@ class RunRecorder final : public RunObserver {
   RecorderOptions options_;
   std::atomic<int64_t> run_id_{0};  // set once, before any stage's commands start
   Status begin_error_;     // guarded by store_mu_
-  std::string run_dir_;  // .keel/runs/ID: the stages' event files
+  std::string run_dir_;  // .keel/runs/PID-START/: the stages' event files
   std::string lock_path_;
   std::unique_ptr<FileLock> alive_;
 

@@ -71,16 +71,21 @@ Result<std::vector<int64_t>> TrackingService::ReapKilledRuns() {
   for (const RunInfo& run : running) {
     if (run.host != host) continue;  // only its own host can tell
     std::string path = RunLockPath(*project_, run);
-    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, env->TryLockFile(path, LockMode::kExclusive));
-    if (lock == nullptr) continue;  // its keel is still running
+    // A run's lock file exists before its row: without it, the run is gone.
+    std::unique_ptr<FileLock> lock;
+    if (Exists(env, path)) {
+      KEEL_ASSIGN_OR_RETURN(lock, env->TryLockFile(path, LockMode::kExclusive));
+      if (lock == nullptr) continue;  // its keel is still running
+    }
     // The run may have ended between the list and the lock.
     KEEL_ASSIGN_OR_RETURN(RunRecord now, store_->GetRun(run.id));
     if (now.info.status == RunStatus::kRunning) {
       KEEL_RETURN_IF_ERROR(store_->EndRun(run.id, RunStatus::kKilled, env->NowNanos()));
       reaped.push_back(run.id);
     }
+    // What its stages logged after the last read is lost with it.
+    (void)RemoveTree(env, RunFilesPath(*project_, run));
     (void)env->RemoveFile(path);
-    (void)RemoveTree(env, JoinPath(project_->keel_dir(), "runs/" + std::to_string(run.id)));
   }
   return reaped;
 }
@@ -193,6 +198,16 @@ Status TrackingService::Restore(std::string_view id) {
 }
 
 Result<int64_t> TrackingService::PurgeDeleted() { return store_->PurgeDeletedRuns(); }
+
+Result<std::vector<Digest>> TrackingService::ReferencedObjects() {
+  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> hashes, store_->ReferencedObjects());
+  std::vector<Digest> out;
+  for (const std::string& hash : hashes) {
+    KEEL_ASSIGN_OR_RETURN(Digest d, Digest::Parse(hash, project_->MetadataUri() + ": a run's object"));
+    out.push_back(d);
+  }
+  return out;
+}
 
 Result<std::vector<ExperimentSummary>> TrackingService::Experiments() {
   KEEL_RETURN_IF_ERROR(ReapKilledRuns().status());

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hash.h"
 #include "data/project.h"
 #include "store/run_store.h"
 
@@ -59,6 +60,8 @@ class TrackingService {
   Status Delete(std::string_view id);
   Status Restore(std::string_view id);
   Result<int64_t> PurgeDeleted();
+  // Every object a run refers to (stages' output, artifacts): gc keeps them.
+  Result<std::vector<Digest>> ReferencedObjects();
   Result<std::vector<ExperimentSummary>> Experiments();
 
  private:
