@@ -73,14 +73,14 @@ class PrintingObserver final : public RunObserver {
   std::mutex mu_;
 };
 
-// Turns SIGINT and SIGTERM into a call on a thread of its own, so that the
+// Turns SIGINT, SIGTERM and SIGHUP into a call on a thread of its own, so that the
 // run can end its commands cleanly. Construct before starting any thread:
 // threads inherit the blocked mask.
 class SignalWatcher {
  public:
   explicit SignalWatcher(std::function<void(int)> on_signal) {
     sigemptyset(&set_);
-    for (int sig : {SIGINT, SIGTERM, SIGUSR2}) sigaddset(&set_, sig);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
     thread_ = std::thread([this, fn = std::move(on_signal)] {
       for (;;) {
@@ -229,7 +229,8 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
     if (run_id != 0) std::cout << "run " << run_id << ": " << RunStatusName(FinalStatus(report)) << "\n";
   }
   if (report->interrupted) {
-    return AbortedError(std::string("interrupted by ") + (ctx.exit_code == 128 + SIGINT ? "SIGINT" : "SIGTERM") +
+    int sig = ctx.exit_code - 128;
+    return AbortedError(std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM") +
                         "; keel.lock records the stages that finished");
   }
   std::string failed;

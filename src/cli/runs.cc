@@ -435,7 +435,7 @@ Status StageLog(Context& ctx, const std::string& id, const std::string& stage) {
   KEEL_ASSIGN_OR_RETURN(Tracking t, OpenTracking(ctx));
   KEEL_ASSIGN_OR_RETURN(std::string log, t.service->StageLog(id, stage));
   if (ctx.json) {
-    PrintJson({{"run", id}, {"stage", stage}, {"output", log}});
+    PrintJson({{"run", std::stoll(id)}, {"stage", stage}, {"output", log}});
   } else {
     std::cout << log;
   }
@@ -448,7 +448,8 @@ Status ListExperiments(Context& ctx) {
   if (ctx.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const ExperimentSummary& e : experiments) {
-      out.push_back({{"name", e.name}, {"runs", e.runs}, {"last_run_time", e.last_start_ns / 1000000}});
+      nlohmann::json last = e.last_start_ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(e.last_start_ns / 1000000);
+      out.push_back({{"name", e.name}, {"runs", e.runs}, {"last_run_time", last}});
     }
     PrintJson({{"experiments", out}});
     return Status::Ok();
@@ -563,7 +564,8 @@ void RegisterRunsChanges(CLI::App* runs, Context& ctx) {
       KEEL_ASSIGN_OR_RETURN(Tracking t, OpenTracking(ctx));
       KEEL_ASSIGN_OR_RETURN(int64_t purged, t.service->PurgeDeleted());
       if (ctx.json) PrintJson({{"purged", purged}});
-      else std::cout << "purged " << purged << " deleted run" << (purged == 1 ? "" : "s") << "\n";
+      else std::cout << "purged " << purged << " deleted run" << (purged == 1 ? "" : "s")
+                     << "; `keel gc` frees their output and artifacts\n";
       return Status::Ok();
     };
   });

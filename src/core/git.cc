@@ -83,25 +83,16 @@ Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::
 
 namespace {
 
-// The patch between HEAD (or nothing, before the first commit) and the work
-// tree, with untracked files in full.
-Result<std::string> WorkTreePatch(git_repository* repo, const std::string& work_tree) {
-  git_tree* head = nullptr;
-  git_object* commit = nullptr;
-  if (git_revparse_single(&commit, repo, "HEAD^{tree}") == 0) head = reinterpret_cast<git_tree*>(commit);
-  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
-  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS | GIT_DIFF_SHOW_UNTRACKED_CONTENT |
-                  GIT_DIFF_SHOW_BINARY;
-  git_diff* diff = nullptr;
-  int rc = git_diff_tree_to_workdir_with_index(&diff, repo, head, &options);
-  git_buf patch = GIT_BUF_INIT;
-  if (rc == 0) rc = git_diff_to_buf(&patch, diff, GIT_DIFF_FORMAT_PATCH);
-  Result<std::string> out = rc == 0 ? Result<std::string>(std::string(patch.ptr == nullptr ? "" : patch.ptr, patch.size))
-                                    : InternalError(work_tree + ": git diff: " + LastGitError());
-  git_buf_dispose(&patch);
-  git_diff_free(diff);
-  git_object_free(commit);
-  return out;
+// Feeds one line of a patch to the hasher, as git_diff_to_buf would print it.
+int HashPatchLine(const git_diff_delta*, const git_diff_hunk*, const git_diff_line* line, void* payload) {
+  auto* state = static_cast<std::pair<Sha256*, bool>*>(payload);
+  char origin = line->origin;
+  if (origin == GIT_DIFF_LINE_CONTEXT || origin == GIT_DIFF_LINE_ADDITION || origin == GIT_DIFF_LINE_DELETION) {
+    state->first->Update(std::string_view(&origin, 1));
+  }
+  state->first->Update(std::string_view(line->content, line->content_len));
+  state->second = true;
+  return 0;
 }
 
 }  // namespace
@@ -112,13 +103,28 @@ Result<WorkTreeState> DescribeWorkTree(const std::string& work_tree) {
   if (git_repository_open(&repo, work_tree.c_str()) != 0) {
     return InternalError(work_tree + ": git: " + LastGitError());
   }
-  Result<std::string> patch = WorkTreePatch(repo, work_tree);
+  // HEAD's tree, or none before the first commit.
+  git_object* head = nullptr;
+  (void)git_revparse_single(&head, repo, "HEAD^{tree}");
+  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
+  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS | GIT_DIFF_SHOW_UNTRACKED_CONTENT |
+                  GIT_DIFF_SHOW_BINARY;
+  git_diff* diff = nullptr;
+  int rc = git_diff_tree_to_workdir_with_index(&diff, repo, reinterpret_cast<git_tree*>(head), &options);
+  // The patch is hashed as libgit2 prints it, never held whole: an
+  // untracked data file may be large.
+  Sha256 hasher;
+  std::pair<Sha256*, bool> state(&hasher, false);
+  if (rc == 0) rc = git_diff_print(diff, GIT_DIFF_FORMAT_PATCH, HashPatchLine, &state);
+  Status status = rc == 0 ? Status::Ok() : InternalError(work_tree + ": git diff: " + LastGitError());
+  git_diff_free(diff);
+  git_object_free(head);
   git_repository_free(repo);
-  if (!patch.ok()) return patch.status();
-  WorkTreeState state;
-  state.dirty = !patch->empty();
-  if (state.dirty) state.diff_hash = HashBytes(*patch).ToString();
-  return state;
+  KEEL_RETURN_IF_ERROR(status);
+  WorkTreeState out;
+  out.dirty = state.second;
+  if (out.dirty) out.diff_hash = hasher.Finish().ToString();
+  return out;
 }
 
 std::string GitLibraryVersion() {
