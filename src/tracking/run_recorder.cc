@@ -11,6 +11,7 @@ namespace keel {
 namespace {
 
 constexpr size_t kMaxLogBytes = size_t{64} << 20;
+constexpr int kMaxWarnings = 20;  // per stage
 
 // A stage name as a file name.
 std::string FileNameOf(const std::string& stage) {
@@ -37,6 +38,7 @@ struct RunRecorder::StageState {
   bool output_truncated = false;           // guarded by mu_
   std::vector<RunInput> inputs;            // guarded by mu_
   bool recorded = false;                   // StageDone seen; guarded by mu_
+  int warnings = 0;                        // about bad event lines; guarded by store_mu_
 };
 
 std::string RunFilesPath(const Project& project, const RunInfo& run) {
@@ -208,7 +210,11 @@ Status RunRecorder::Ingest(StageState* stage, bool final) {
 // metrics, params and tags (so that the reader may read them again).
 Status RunRecorder::Store(StageState* stage, LoggedEvents& events) {
   for (const std::string& warning : events.warnings) {
-    StageOutput(stage->name, "keel: warning: " + warning);
+    // A stage that writes junk there would drown its own output.
+    if (++stage->warnings <= kMaxWarnings) StageOutput(stage->name, "keel: warning: " + warning);
+    if (stage->warnings == kMaxWarnings + 1) {
+      StageOutput(stage->name, "keel: warning: more bad lines in KEEL_METRICS_FILE are skipped without a word");
+    }
   }
   for (const ArtifactEvent& a : events.artifacts) {
     Status stored = StoreArtifact(stage, a);
