@@ -136,13 +136,16 @@ void PrintSummary(const RunReport& report) {
 }
 
 // What the run's record says at the end.
-keel::RunStatus FinalStatus(const Result<RunReport>& report) {
-  if (!report.ok()) return keel::RunStatus::kFailed;
-  if (report->interrupted) return keel::RunStatus::kKilled;
-  for (const StageReport& r : report->stages) {
+keel::RunStatus FinalStatus(const RunReport& report) {
+  if (report.interrupted) return keel::RunStatus::kKilled;
+  for (const StageReport& r : report.stages) {
     if (r.action == StageAction::kFailed) return keel::RunStatus::kFailed;
   }
   return keel::RunStatus::kFinished;
+}
+
+keel::RunStatus FinalStatus(const Result<RunReport>& report) {
+  return report.ok() ? FinalStatus(*report) : keel::RunStatus::kFailed;
 }
 
 // A tracked run around a pipeline run: the recorder observes the stages
@@ -164,7 +167,7 @@ Result<TrackedRun> StartTracking(Context& ctx, Project* project, RunObserver* pr
   return t;
 }
 
-Status RunRun(Context& ctx, const RunFlags& flags) {
+RunOptions OptionsOf(const RunFlags& flags) {
   RunOptions options;
   options.targets = flags.targets;
   options.selection = flags.downstream ? Selection::kWithDownstream : Selection::kWithUpstream;
@@ -172,6 +175,47 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
   options.dry_run = flags.dry_run;
   options.use_run_cache = !flags.no_run_cache;
   options.jobs = flags.jobs > 0 ? flags.jobs : std::max(1u, std::thread::hardware_concurrency());
+  return options;
+}
+
+// Prints the report of a run (or dry run) that got through, on stdout.
+void PrintRunResult(Context& ctx, const RunOptions& options, const RunReport& report, int64_t run_id) {
+  if (ctx.json) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (const StageReport& r : report.stages) stages.push_back(ReportJson(r));
+    nlohmann::json out = {{"stages", stages}, {"interrupted", report.interrupted}};
+    if (run_id != 0) out["run_id"] = run_id;
+    PrintJson(out);
+    ctx.printed_json = true;
+  } else if (options.dry_run) {
+    for (const StageReport& r : report.stages) {
+      std::cout << r.name << ": " << StageActionName(r.action);
+      if (!r.reasons.empty()) std::cout << " (" << JoinReasons(r.reasons) << ")";
+      std::cout << "\n";
+    }
+  } else {
+    PrintSummary(report);
+    if (run_id != 0) std::cout << "run " << run_id << ": " << RunStatusName(FinalStatus(report)) << "\n";
+  }
+}
+
+// The error keel exits with after a run that was interrupted or had a
+// stage fail; OK otherwise.
+Status RunOutcome(const Context& ctx, const RunReport& report) {
+  if (report.interrupted) {
+    int sig = ctx.exit_code - 128;
+    const char* name = sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+    return AbortedError(std::string("interrupted by ") + name + "; keel.lock records the stages that finished");
+  }
+  std::string failed;
+  for (const StageReport& r : report.stages) {
+    if (r.action == StageAction::kFailed) failed += (failed.empty() ? "" : "; ") + r.error;
+  }
+  return failed.empty() ? Status::Ok() : AbortedError(failed);
+}
+
+Status RunRun(Context& ctx, const RunFlags& flags) {
+  RunOptions options = OptionsOf(flags);
   PrintingObserver printer(ctx.json);
   NullProgress progress;  // stages run side by side: one bar would be a mess
   // The watcher comes first: threads started later (the recorder's) inherit
@@ -211,34 +255,8 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
     run_id = tracked.recorder->run_id();
   }
   if (!report.ok()) return report.status();
-  if (ctx.json) {
-    nlohmann::json stages = nlohmann::json::array();
-    for (const StageReport& r : report->stages) stages.push_back(ReportJson(r));
-    nlohmann::json out = {{"stages", stages}, {"interrupted", report->interrupted}};
-    if (run_id != 0) out["run_id"] = run_id;
-    PrintJson(out);
-    ctx.printed_json = true;
-  } else if (options.dry_run) {
-    for (const StageReport& r : report->stages) {
-      std::cout << r.name << ": " << StageActionName(r.action);
-      if (!r.reasons.empty()) std::cout << " (" << JoinReasons(r.reasons) << ")";
-      std::cout << "\n";
-    }
-  } else {
-    PrintSummary(*report);
-    if (run_id != 0) std::cout << "run " << run_id << ": " << RunStatusName(FinalStatus(report)) << "\n";
-  }
-  if (report->interrupted) {
-    int sig = ctx.exit_code - 128;
-    return AbortedError(std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM") +
-                        "; keel.lock records the stages that finished");
-  }
-  std::string failed;
-  for (const StageReport& r : report->stages) {
-    if (r.action == StageAction::kFailed) failed += (failed.empty() ? "" : "; ") + r.error;
-  }
-  if (!failed.empty()) return AbortedError(failed);
-  return Status::Ok();
+  PrintRunResult(ctx, options, *report, run_id);
+  return RunOutcome(ctx, *report);
 }
 
 Status ShowStatus(Context& ctx) {
