@@ -74,7 +74,7 @@ nlohmann::json InfoJson(const RunInfo& r) {
           {"deleted", r.deleted}};
 }
 
-nlohmann::json RunJson(const RunRecord& r, bool full) {
+nlohmann::json RunJson(const RunRecord& r, bool full, const std::vector<int64_t>& data_versions = {}) {
   nlohmann::json j = InfoJson(r.info);
   j["params"] = r.params;
   nlohmann::json metrics = nlohmann::json::object();
@@ -90,9 +90,12 @@ nlohmann::json RunJson(const RunRecord& r, bool full) {
                       {"log", s.log_hash}, {"log_size", s.log_size}});
   }
   nlohmann::json inputs = nlohmann::json::array();
-  for (const RunInput& i : r.inputs) {
+  for (size_t k = 0; k < r.inputs.size(); ++k) {
+    const RunInput& i = r.inputs[k];
+    int64_t version = k < data_versions.size() ? data_versions[k] : 0;
     inputs.push_back({{"stage", i.stage}, {"role", i.role}, {"path", i.path}, {"hash", i.hash}, {"size", i.size},
-                      {"files", i.files}});
+                      {"files", i.files},
+                      {"data_version", version == 0 ? nlohmann::json(nullptr) : nlohmann::json(version)}});
   }
   nlohmann::json artifacts = nlohmann::json::array();
   for (const RunArtifact& a : r.artifacts) {
@@ -123,6 +126,7 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
       line += row[i];
       if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << "\n";
   }
 }
@@ -201,8 +205,9 @@ void PrintSection(const std::string& title, const std::map<std::string, std::str
 Status ShowRun(Context& ctx, const std::string& id) {
   KEEL_ASSIGN_OR_RETURN(Tracking t, OpenTracking(ctx));
   KEEL_ASSIGN_OR_RETURN(RunRecord r, t.service->GetRun(id));
+  KEEL_ASSIGN_OR_RETURN(std::vector<int64_t> versions, t.service->DataVersionsOf(r));
   if (ctx.json) {
-    PrintJson(RunJson(r, true));
+    PrintJson(RunJson(r, true, versions));
     return Status::Ok();
   }
   const RunInfo& i = r.info;
@@ -236,8 +241,10 @@ Status ShowRun(Context& ctx, const std::string& id) {
   if (!r.inputs.empty()) {
     std::cout << "inputs:\n";
     std::vector<std::vector<std::string>> rows;
-    for (const RunInput& in : r.inputs) {
-      rows.push_back({"  " + in.stage, in.role, in.path, in.hash.substr(0, 19), FormatBytes(in.size)});
+    for (size_t k = 0; k < r.inputs.size(); ++k) {
+      const RunInput& in = r.inputs[k];
+      rows.push_back({"  " + in.stage, in.role, in.path, in.hash.substr(0, 19), FormatBytes(in.size),
+                      versions[k] == 0 ? "" : "data version " + std::to_string(versions[k])});
     }
     PrintTable(rows);
   }

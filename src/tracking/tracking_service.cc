@@ -139,6 +139,23 @@ Result<RunRecord> TrackingService::GetRun(std::string_view id) {
   return store_->GetRun(run);
 }
 
+Result<std::vector<int64_t>> TrackingService::DataVersionsOf(const RunRecord& run) {
+  std::map<std::string, std::vector<DataVersion>> by_path;
+  std::vector<int64_t> out;
+  for (const RunInput& in : run.inputs) {
+    auto [it, added] = by_path.try_emplace(in.path);
+    if (added) {
+      KEEL_ASSIGN_OR_RETURN(it->second, project_->metadata().ListDataVersions(in.path));
+    }
+    int64_t id = 0;
+    for (const DataVersion& v : it->second) {
+      if (v.digest.ToString() == in.hash) id = v.id;  // newest first: keeps the oldest equal one
+    }
+    out.push_back(id);
+  }
+  return out;
+}
+
 Result<std::vector<SeriesPoint>> TrackingService::MetricHistory(std::string_view id, const std::string& name) {
   KEEL_ASSIGN_OR_RETURN(RunRecord run, GetRun(id));
   if (run.metrics.count(name) == 0) {

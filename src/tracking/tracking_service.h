@@ -48,6 +48,9 @@ class TrackingService {
   // One run, with inputs, stages, artifacts and environment. `id` is the
   // text the user typed; a bad or unknown id is an error naming it.
   Result<RunRecord> GetRun(std::string_view id);
+  // For each of `run`'s inputs, the id of the `keel data` version with the
+  // same path and hash (0 where there is none): the run's data lineage.
+  Result<std::vector<int64_t>> DataVersionsOf(const RunRecord& run);
   // Every value of metric `name` of run `id`, by step. Not found names the
   // metrics the run has.
   Result<std::vector<SeriesPoint>> MetricHistory(std::string_view id, const std::string& name);

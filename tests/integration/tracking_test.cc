@@ -792,5 +792,29 @@ TEST_F(TrackingTest, LoggedValuesAreReadWhileTheStageRuns) {
   EXPECT_EQ(History(1, "loss"), (std::vector<std::pair<int64_t, double>>{{1, 0.5}, {2, 0.25}}));
 }
 
+// A run's inputs name the `keel data` versions they are.
+TEST_F(TrackingTest, InputsLinkToDataVersions) {
+  Write("data.csv", "a,b\n1,2\n");
+  ASSERT_EQ(Keel({"data", "add", "data.csv"}).exit_code, 0);
+  Write("keel.yaml", "stages:\n  copy:\n    cmd: cp data.csv out.csv\n    deps: [data.csv]\n    outs: [out.csv]\n");
+  int64_t first = Run();
+  Write("data.csv", "a,b\n3,4\n");
+  ASSERT_EQ(Keel({"data", "add", "data.csv"}).exit_code, 0);
+  int64_t second = Run();
+
+  nlohmann::json log = Json({"data", "log", "data.csv"});  // newest first
+  ASSERT_EQ(log.size(), 2u);
+  auto version_of = [&](int64_t run, const std::string& path) {
+    nlohmann::json shown = Show(run);
+    for (const nlohmann::json& in : shown.at("inputs")) {
+      if (in.at("path") == path) return in.at("data_version");
+    }
+    return nlohmann::json("absent");
+  };
+  EXPECT_EQ(version_of(first, "data.csv"), log[1].at("id"));
+  EXPECT_EQ(version_of(second, "data.csv"), log[0].at("id"));
+  EXPECT_EQ(version_of(second, "out.csv"), nullptr);  // an out, not added data
+}
+
 }  // namespace
 }  // namespace keel::testing
