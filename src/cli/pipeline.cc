@@ -158,12 +158,12 @@ struct TrackedRun {
 Result<TrackedRun> StartTracking(Context& ctx, Project* project, RunObserver* printer, const RunFlags& flags) {
   TrackedRun t;
   KEEL_ASSIGN_OR_RETURN(t.store, OpenProjectRunStore(*project));
-  KEEL_RETURN_IF_ERROR(TrackingService(project, t.store.get()).ReapKilledRuns().status());
   RecorderOptions options;
   options.experiment = flags.experiment;
   options.command = ctx.command_line;
   options.keel_version = KEEL_VERSION;
-  KEEL_ASSIGN_OR_RETURN(t.recorder, RunRecorder::Start(project, t.store.get(), printer, std::move(options)));
+  TrackingService tracking(project, t.store.get());
+  KEEL_ASSIGN_OR_RETURN(t.recorder, tracking.StartRecording(printer, std::move(options)));
   return t;
 }
 

@@ -221,21 +221,25 @@ Result<std::map<std::string, double>> PipelineService::ReadMetrics(const StageSp
 
 bool PipelineService::ExecuteStage(Loaded* loaded, size_t stage, const RunOptions& options, LockedStage* now,
                                    StageReport* report) {
+  // What a failed stage used is worth keeping; it produced nothing.
+  auto fail = [&](const Status& status) {
+    if (observer_ != nullptr) {
+      LockedStage used = *now;
+      used.outs.clear();
+      observer_->StageRecorded(used, {});
+    }
+    return FailStage(status, report);
+  };
   Status ran = RunCommands(*loaded, stage, options, report);
-  if (!ran.ok() && observer_ != nullptr) {
-    // What a failed stage used is worth keeping; it produced nothing.
-    LockedStage used = *now;
-    used.outs.clear();
-    observer_->StageRecorded(used, {});
-  }
-  if (!ran.ok()) return FailStage(ran, report);
+  if (!ran.ok()) return fail(ran);
   Result<std::map<std::string, double>> metrics = ReadMetrics(loaded->spec.stages[stage]);
-  if (!metrics.ok()) return FailStage(metrics.status(), report);
+  if (!metrics.ok()) return fail(metrics.status());
+  Status finished;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Status finished = Finish(loaded, now);
-    if (!finished.ok()) return FailStage(finished, report);
+    finished = Finish(loaded, now);
   }
+  if (!finished.ok()) return fail(finished);
   if (observer_ != nullptr) observer_->StageRecorded(*now, *metrics);
   if (observer_ != nullptr) observer_->StageDone(*report);
   return true;

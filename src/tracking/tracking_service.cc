@@ -63,6 +63,11 @@ Result<std::unique_ptr<RunStore>> OpenProjectRunStore(const Project& project) {
   return OpenRunStore(project.MetadataUri());
 }
 
+Result<std::unique_ptr<RunRecorder>> TrackingService::StartRecording(RunObserver* next, RecorderOptions options) {
+  KEEL_RETURN_IF_ERROR(ReapKilledRuns().status());
+  return RunRecorder::Start(project_, store_, next, std::move(options));
+}
+
 Result<std::vector<int64_t>> TrackingService::ReapKilledRuns() {
   KEEL_ASSIGN_OR_RETURN(std::vector<RunInfo> running, store_->RunningRuns());
   std::vector<int64_t> reaped;

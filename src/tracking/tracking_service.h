@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "data/project.h"
 #include "store/run_store.h"
+#include "tracking/run_recorder.h"
 
 namespace keel {
 
@@ -37,6 +38,10 @@ class TrackingService {
  public:
   // `project` and `store` must outlive the service.
   TrackingService(Project* project, RunStore* store) : project_(project), store_(store) {}
+
+  // Starts recording a `keel run` (see RunRecorder), after marking the
+  // runs of killed keel processes as such. `next` may be null.
+  Result<std::unique_ptr<RunRecorder>> StartRecording(RunObserver* next, RecorderOptions options);
 
   // Marks as killed every run of this host still marked running whose keel
   // process is gone (its lock file is free); returns their ids.

@@ -816,5 +816,24 @@ TEST_F(TrackingTest, InputsLinkToDataVersions) {
   EXPECT_EQ(version_of(second, "out.csv"), nullptr);  // an out, not added data
 }
 
+// A stage that fails after its commands ran (here: a metrics file that is
+// not numbers) still records the params and deps it used.
+TEST_F(TrackingTest, StageFailingOnItsMetricsRecordsWhatItUsed) {
+  Write("params.yaml", "train:\n  lr: 0.3\n");
+  Write("in.txt", "x\n");
+  Write("m.sh", "echo '{\"auc\": \"high\"}' > m.json\n");
+  Write("keel.yaml",
+        "stages:\n  train:\n    cmd: sh m.sh\n    deps: [in.txt]\n"
+        "    params: [train.lr]\n    metrics: [m.json]\n");
+  int64_t id = Run({}, 8);
+  nlohmann::json run = Show(id);
+  EXPECT_EQ(run.value("status", ""), "failed");
+  EXPECT_EQ(run.at("params").value("train.lr", ""), "0.3");
+  std::vector<std::string> inputs;
+  for (const nlohmann::json& in : run.at("inputs")) inputs.push_back(in.value("role", "") + " " + in.value("path", ""));
+  EXPECT_EQ(inputs, (std::vector<std::string>{"dep in.txt"})) << run.dump(1);
+  EXPECT_TRUE(run.at("metrics").empty());
+}
+
 }  // namespace
 }  // namespace keel::testing
