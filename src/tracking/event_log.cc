@@ -304,6 +304,7 @@ int64_t ParseEvents(std::string_view text, std::string_view file, int64_t first_
 }
 
 Result<bool> EventLogReader::ReadChunk(ReadableFile* file, bool final, size_t max_bytes, Chunk* chunk) {
+  chunk->skipped = false;
   for (;;) {
     // Kept between calls: a fresh buffer is a fresh round of page faults.
     if (chunk->capacity < max_bytes) {
@@ -317,12 +318,34 @@ Result<bool> EventLogReader::ReadChunk(ReadableFile* file, bool final, size_t ma
     usable = usable == std::string_view::npos ? 0 : usable + 1;
     if (final && chunk->at_end) usable = n;
     if (usable == 0 && !chunk->at_end) {
+      if (max_bytes >= kMaxLineBytes) return SkipLongLine(file, final, max_bytes, chunk);
       max_bytes *= 2;  // one line longer than max_bytes: take it whole
       continue;
     }
     chunk->size = usable;
     offset_ += usable;
     return usable > 0;
+  }
+}
+
+// A line this long is no event: something wrote junk to the file. Its end
+// is looked for without keeping it.
+Result<bool> EventLogReader::SkipLongLine(ReadableFile* file, bool final, size_t read, Chunk* chunk) {
+  uint64_t at = offset_ + read;  // the first `read` bytes had no newline
+  for (;;) {
+    KEEL_ASSIGN_OR_RETURN(size_t n, file->ReadAt(at, chunk->data.get(), read));
+    std::string_view buf(chunk->data.get(), n);
+    size_t newline = buf.find('\n');
+    if (newline != std::string_view::npos || (final && n < read)) {
+      uint64_t end = newline != std::string_view::npos ? at + newline + 1 : at + n;
+      chunk->size = static_cast<size_t>(end - offset_);
+      chunk->skipped = true;
+      chunk->at_end = false;
+      offset_ = end;
+      return true;
+    }
+    if (n < read) return false;  // its end is not written yet
+    at += n;
   }
 }
 
@@ -333,6 +356,12 @@ void EventLogReader::ParseChunk(Chunk* chunk, int64_t first_line, int64_t now_ms
   events.tags.clear();
   events.artifacts.clear();
   events.warnings.clear();
+  if (chunk->skipped) {
+    events.warnings.push_back(file_ + ":" + std::to_string(first_line) + ": a line over " +
+                              std::to_string(kMaxLineBytes >> 20) + " MiB; skipped");
+    chunk->lines = 1;
+    return;
+  }
   events.metrics.reserve(chunk->size / 32);  // most lines are one metric value each
   chunk->lines = ParseEvents(std::string_view(chunk->data.get(), chunk->size), file_, first_line, now_ms, &events);
 }

@@ -16,6 +16,9 @@
 
 namespace keel {
 
+// A longer line in an event file is skipped with a warning.
+inline constexpr size_t kMaxLineBytes = size_t{16} << 20;
+
 struct ArtifactEvent {
   std::string path;  // as logged; relative paths are from the stage's wdir
   std::string name;
@@ -49,7 +52,8 @@ class EventLogReader {
   // Calls `consume` with the events of the complete lines appended since
   // the last call, at most `max_bytes` of the file at a time (the next
   // piece is parsed on another thread meanwhile); with `final`, a last line
-  // without '\n' counts too. A file that does not exist has no events.
+  // without '\n' counts too. A line over kMaxLineBytes is skipped with a
+  // warning. A file that does not exist has no events.
   // Stops at the first error `consume` returns; the events it did not
   // store are read again by the next call.
   Status ReadNew(bool final, int64_t now_ms, const std::function<Status(LoggedEvents&)>& consume,
@@ -66,12 +70,16 @@ class EventLogReader {
     size_t size = 0;     // bytes of complete lines
     bool at_end = false;  // the read reached the end of the file
     int64_t lines = 0;
+    bool skipped = false;  // one line over kMaxLineBytes, not kept
     LoggedEvents events;
   };
 
   // Reads the lines at offset_ into `chunk` and moves offset_ past them;
   // false if there are none yet.
   Result<bool> ReadChunk(ReadableFile* file, bool final, size_t max_bytes, Chunk* chunk);
+  // Moves offset_ past a line over kMaxLineBytes, once its end is written.
+  // `read` bytes from offset_ were read without finding one.
+  Result<bool> SkipLongLine(ReadableFile* file, bool final, size_t read, Chunk* chunk);
   void ParseChunk(Chunk* chunk, int64_t first_line, int64_t now_ms);
 
   uint64_t offset_ = 0;     // of the first byte not yet read

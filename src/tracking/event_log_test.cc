@@ -592,3 +592,31 @@ TEST_F(EventLogReaderTest, ConsumeErrorStopsTheRead) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+// A line over kMaxLineBytes is skipped with one warning, whether its end is
+// written later or never (then the final read skips it); the lines around
+// it are read, with their numbers.
+TEST_F(EventLogReaderTest, LineOverTheLimitIsSkippedWithAWarning) {
+  EventLogReader reader(DefaultEnv(), path_, "metrics.jsonl");
+  std::string junk(kMaxLineBytes + 1000, 'x');
+  Append(MetricLine(1) + junk);
+  ASSERT_TRUE(Read(&reader, false, size_t{1} << 20).ok());
+  EXPECT_THAT(all_.metrics, ElementsAre(Point("loss", 1, 1)));
+  EXPECT_THAT(all_.warnings, IsEmpty());  // its end is not written yet
+
+  Append("x\n" + MetricLine(3) + junk);
+  ASSERT_TRUE(Read(&reader, false, size_t{1} << 20).ok());
+  EXPECT_THAT(all_.metrics, ElementsAre(Point("loss", 1, 1), Point("loss", 3, 3)));
+  ASSERT_EQ(all_.warnings.size(), 1u);
+  EXPECT_EQ(all_.warnings[0], "metrics.jsonl:2: a line over 16 MiB; skipped");
+
+  ASSERT_TRUE(Read(&reader, true, size_t{1} << 20).ok());
+  ASSERT_EQ(all_.warnings.size(), 2u);
+  EXPECT_EQ(all_.warnings[1], "metrics.jsonl:4: a line over 16 MiB; skipped");
+}
+
+}  // namespace
+}  // namespace keel
