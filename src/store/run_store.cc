@@ -232,14 +232,7 @@ class SqliteRunStore final : public RunStore {
                                                    : nullptr;
     if (sql == nullptr) return InvalidArgumentError("attributes have no stored names");
     KEEL_ASSIGN_OR_RETURN(SqliteStatement * select, Cached(sql));
-    std::vector<std::string> out;
-    for (;;) {
-      KEEL_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      out.push_back(select->Text(0));
-    }
-    select->Reset();
-    return out;
+    return FirstColumn(select);
   }
 
   Result<bool> HasKey(RunField field, const std::string& key) override {
@@ -295,14 +288,7 @@ class SqliteRunStore final : public RunStore {
   Result<std::vector<std::string>> ReferencedObjects() override {
     KEEL_ASSIGN_OR_RETURN(SqliteStatement * select, Cached(
         "SELECT log_hash FROM run_stages WHERE log_hash != '' UNION SELECT hash FROM run_artifacts"));
-    std::vector<std::string> out;
-    for (;;) {
-      KEEL_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      out.push_back(select->Text(0));
-    }
-    select->Reset();
-    return out;
+    return FirstColumn(select);
   }
 
  private:
@@ -355,6 +341,18 @@ class SqliteRunStore final : public RunStore {
                           Cached("INSERT OR REPLACE INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3)"));
     for (const auto& [k, v] : tags) KEEL_RETURN_IF_ERROR(insert->Bind(1, run).Bind(2, k).Bind(3, v).Run());
     return Status::Ok();
+  }
+
+  // The first column of every row `select` returns, as text.
+  static Result<std::vector<std::string>> FirstColumn(SqliteStatement* select) {
+    std::vector<std::string> out;
+    for (;;) {
+      KEEL_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      out.push_back(select->Text(0));
+    }
+    select->Reset();
+    return out;
   }
 
   static double ValueAt(const SqliteStatement& s, int column) {
