@@ -15,5 +15,10 @@ void RegisterGcCommand(CLI::App& app, Context& ctx);
 void RegisterPipelineCommands(CLI::App& app, Context& ctx);
 // `keel runs ...`, `keel metrics history` and `keel exp list`.
 void RegisterTrackingCommands(CLI::App& app, Context& ctx);
+// `keel train xgboost` and `keel predict`.
+void RegisterTrainCommands(CLI::App& app, Context& ctx);
+void RegisterPredictCommand(CLI::App& app, Context& ctx);
+// `keel model ...`.
+void RegisterModelCommands(CLI::App& app, Context& ctx);
 
 }  // namespace keel::cli

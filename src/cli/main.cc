@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   RegisterGcCommand(app, ctx);
   RegisterPipelineCommands(app, ctx);
   RegisterTrackingCommands(app, ctx);
+  RegisterTrainCommands(app, ctx);
+  RegisterModelCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "pipeline/pipeline_service.h"
+#include "registry/registry_service.h"
 #include "tracking/run_recorder.h"
 #include "tracking/tracking_service.h"
 
@@ -178,13 +179,56 @@ RunOptions OptionsOf(const RunFlags& flags) {
   return options;
 }
 
+nlohmann::json ModelsJson(const std::vector<PipelineModelResult>& models) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PipelineModelResult& m : models) {
+    if (!m.status.ok()) {
+      out.push_back({{"name", m.name}, {"error", m.status.message()}});
+      continue;
+    }
+    const ModelVersion& v = m.result.version;
+    out.push_back({{"name", m.name}, {"id", VersionId(v.model, v.version)}, {"version", v.version},
+                   {"registered", m.result.registered}, {"digest", v.digest}});
+  }
+  return out;
+}
+
+void PrintModels(const std::vector<PipelineModelResult>& models) {
+  for (const PipelineModelResult& m : models) {
+    if (!m.status.ok()) continue;  // reported as the command's error
+    std::string id = VersionId(m.name, m.result.version.version);
+    if (m.result.registered) std::cout << "registered " << id << "\n";
+    else std::cout << "model " << m.name << " unchanged (" << id << ")\n";
+  }
+}
+
+// Registers keel.yaml's `model:` entries after a run that finished. The
+// run's record is complete by then; a failure names the model and the run.
+Status RegisterModels(Project* project, RunStore* runs, int64_t run_id, std::vector<PipelineModelResult>* out) {
+  std::string context = "run " + std::to_string(run_id) + " finished, but ";
+  Result<std::vector<ModelSpec>> specs = ReadPipelineModels(*project);
+  if (!specs.ok()) return specs.status().WithPrefix(context + "its models could not be read");
+  if (specs->empty()) return Status::Ok();
+  Result<std::unique_ptr<ModelStore>> models = OpenProjectModelStore(*project);
+  if (!models.ok()) return models.status().WithPrefix(context + "no model was registered");
+  TrackingService tracking(project, runs);
+  RegistryService registry(project, models->get(), &tracking);
+  *out = registry.RegisterPipelineModels(*specs, run_id, CurrentUserName());
+  for (const PipelineModelResult& m : *out) {
+    if (!m.status.ok()) return m.status.WithPrefix(context + "model '" + m.name + "' was not registered");
+  }
+  return Status::Ok();
+}
+
 // Prints the report of a run (or dry run) that got through, on stdout.
-void PrintRunResult(Context& ctx, const RunOptions& options, const RunReport& report, int64_t run_id) {
+void PrintRunResult(Context& ctx, const RunOptions& options, const RunReport& report, int64_t run_id,
+                    const std::vector<PipelineModelResult>& models) {
   if (ctx.json) {
     nlohmann::json stages = nlohmann::json::array();
     for (const StageReport& r : report.stages) stages.push_back(ReportJson(r));
     nlohmann::json out = {{"stages", stages}, {"interrupted", report.interrupted}};
     if (run_id != 0) out["run_id"] = run_id;
+    if (!models.empty()) out["models"] = ModelsJson(models);
     PrintJson(out);
     ctx.printed_json = true;
   } else if (options.dry_run) {
@@ -196,6 +240,7 @@ void PrintRunResult(Context& ctx, const RunOptions& options, const RunReport& re
   } else {
     PrintSummary(report);
     if (run_id != 0) std::cout << "run " << run_id << ": " << RunStatusName(FinalStatus(report)) << "\n";
+    PrintModels(models);
   }
 }
 
@@ -255,8 +300,14 @@ Status RunRun(Context& ctx, const RunFlags& flags) {
     run_id = tracked.recorder->run_id();
   }
   if (!report.ok()) return report.status();
-  PrintRunResult(ctx, options, *report, run_id);
-  return RunOutcome(ctx, *report);
+  std::vector<PipelineModelResult> models;
+  Status registered;
+  if (run_id != 0 && FinalStatus(*report) == keel::RunStatus::kFinished) {
+    registered = RegisterModels(project.get(), tracked.store.get(), run_id, &models);
+  }
+  PrintRunResult(ctx, options, *report, run_id, models);
+  KEEL_RETURN_IF_ERROR(RunOutcome(ctx, *report));
+  return registered;
 }
 
 Status ShowStatus(Context& ctx) {

@@ -81,6 +81,32 @@ Result<std::string> ReadFileAtRevision(const std::string& work_tree, const std::
   return out;
 }
 
+Status ExportRevision(const std::string& work_tree, const std::string& rev, const std::string& target) {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open(&repo, work_tree.c_str()) != 0) {
+    return InternalError(work_tree + ": git: " + LastGitError());
+  }
+  git_object* commit = nullptr;
+  if (git_revparse_single(&commit, repo, (rev + "^{commit}").c_str()) != 0) {
+    git_repository_free(repo);
+    return InvalidArgumentError("git revision '" + rev + "' not found");
+  }
+  git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
+  // A target folder outside the work tree: files are written there and
+  // neither the index nor HEAD changes.
+  options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+  options.target_directory = target.c_str();
+  options.disable_filters = 0;
+  Status status;
+  if (git_checkout_tree(repo, commit, &options) != 0) {
+    status = InternalError(target + ": git checkout of " + rev + ": " + LastGitError());
+  }
+  git_object_free(commit);
+  git_repository_free(repo);
+  return status;
+}
+
 namespace {
 
 // Feeds one line of a patch to the hasher, as git_diff_to_buf would print it.

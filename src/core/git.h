@@ -36,6 +36,12 @@ struct WorkTreeState {
 // contents in the patch.
 Result<WorkTreeState> DescribeWorkTree(const std::string& work_tree);
 
+// Writes the files of commit `rev` into the folder `target` (created if
+// missing), as `git archive | tar x` would: the repository, its index and
+// its work tree are not touched. Invalid argument if git does not know
+// `rev`.
+Status ExportRevision(const std::string& work_tree, const std::string& rev, const std::string& target);
+
 // "1.5.1": the libgit2 keel runs with.
 std::string GitLibraryVersion();
 

@@ -31,10 +31,21 @@ const StageSpec* PipelineSpec::Find(std::string_view name) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"params", "stages"};
+const std::vector<std::string> kTopKeys = {"params", "stages", "model"};
 const std::vector<std::string> kStageKeys = {"cmd",  "wdir",  "deps", "params",
                                              "outs", "metrics", "plots", "env"};
 const std::vector<std::string> kOutOptions = {"cache"};
+const std::vector<std::string> kModelKeys = {"name", "path", "flavor", "description"};
+
+// The registry's rule for model names (registry/model_id.h, which this
+// layer cannot include): [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+bool IsModelName(const std::string& name) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (name.empty() || name.size() > 128 || !alnum(name[0])) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
 
 class Parser {
  public:
@@ -45,23 +56,25 @@ class Parser {
     spec.file = file_;
     spec.params_file = kDefaultParamsFile;
     if (root.IsNull()) return spec;
-    if (!root.IsMap()) return Error(root, "expected a mapping with 'stages' (and optionally 'params')");
+    if (!root.IsMap()) return Error(root, "expected a mapping with 'stages' (and optionally 'params' and 'model')");
     KEEL_RETURN_IF_ERROR(CheckKeys(root, kTopKeys, ""));
     if (const YAML::Node params = root["params"]) {
       KEEL_ASSIGN_OR_RETURN(std::string p, Path(params, "", "params"));
       spec.params_file = p;
     }
     const YAML::Node stages = root["stages"];
-    if (!stages || stages.IsNull()) return spec;
-    if (!stages.IsMap()) return Error(stages, "'stages' must be a mapping of stage names to stages");
-    std::set<std::string> names;
-    for (const auto& item : stages) {
-      if (!names.insert(item.first.Scalar()).second) {
-        return Error(item.first, "stage '" + item.first.Scalar() + "' is defined twice");
+    if (stages && !stages.IsNull()) {
+      if (!stages.IsMap()) return Error(stages, "'stages' must be a mapping of stage names to stages");
+      std::set<std::string> names;
+      for (const auto& item : stages) {
+        if (!names.insert(item.first.Scalar()).second) {
+          return Error(item.first, "stage '" + item.first.Scalar() + "' is defined twice");
+        }
+        KEEL_ASSIGN_OR_RETURN(StageSpec stage, Stage(item.first, item.second, spec.params_file));
+        spec.stages.push_back(std::move(stage));
       }
-      KEEL_ASSIGN_OR_RETURN(StageSpec stage, Stage(item.first, item.second, spec.params_file));
-      spec.stages.push_back(std::move(stage));
     }
+    if (const YAML::Node models = root["model"]) KEEL_RETURN_IF_ERROR(Models(models, &spec));
     return spec;
   }
 
@@ -237,6 +250,74 @@ class Parser {
     return Status::Ok();
   }
 
+  // `model:` is one {name, path, flavor, description} mapping or a list of
+  // them. Needs the stages: each path must be written by one.
+  Status Models(const YAML::Node& models, PipelineSpec* spec) {
+    if (models.IsNull()) return Status::Ok();
+    if (models.IsMap()) return Model(models, spec);
+    if (!models.IsSequence()) {
+      return Error(models, "model: expected {name: NAME, path: FOLDER} or a list of such mappings");
+    }
+    for (const YAML::Node& m : models) KEEL_RETURN_IF_ERROR(Model(m, spec));
+    return Status::Ok();
+  }
+
+  Status Model(const YAML::Node& node, PipelineSpec* spec) {
+    if (!node.IsMap()) return Error(node, "model: expected a mapping with 'name' and 'path'");
+    KEEL_RETURN_IF_ERROR(CheckKeys(node, kModelKeys, "model: "));
+    ModelSpec model;
+    model.where = Where(node);
+    const YAML::Node name = node["name"];
+    if (!name) return Error(node, "model: missing key 'name'");
+    if (!name.IsScalar() || !IsModelName(name.Scalar())) {
+      return Error(name.IsNull() ? KeyOf(node, "name") : name,
+                   "model: name '" + (name.IsScalar() ? name.Scalar() : "") +
+                       "': use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128)");
+    }
+    model.name = name.Scalar();
+    for (const ModelSpec& other : spec->models) {
+      if (other.name == model.name) return Error(name, "model '" + model.name + "' is listed twice");
+    }
+    std::string ctx = "model '" + model.name + "': ";
+    const YAML::Node path = node["path"];
+    if (!path) return Error(node, ctx + "missing key 'path' (the folder a stage writes)");
+    KEEL_ASSIGN_OR_RETURN(model.path, Path(path, "", ctx + "path"));
+    if (model.path.empty()) return Error(path, ctx + "path: the whole project cannot be a model");
+    KEEL_RETURN_IF_ERROR(CheckIsOut(path, model.path, *spec, ctx));
+    KEEL_RETURN_IF_ERROR(OptionalString(node, "flavor", ctx, &model.flavor));
+    if (!model.flavor.empty() && !IsModelName(model.flavor)) {
+      return Error(node["flavor"], ctx + "flavor '" + model.flavor + "': use letters, digits, '.', '_' and '-'");
+    }
+    KEEL_RETURN_IF_ERROR(OptionalString(node, "description", ctx, &model.description));
+    spec->models.push_back(std::move(model));
+    return Status::Ok();
+  }
+
+  Status OptionalString(const YAML::Node& map, const std::string& key, const std::string& ctx, std::string* out) {
+    const YAML::Node value = map[key];
+    if (!value) return Status::Ok();
+    if (!value.IsScalar() || value.Scalar().empty()) {
+      return Error(value.IsNull() ? KeyOf(map, key) : value, ctx + key + ": expected a string");
+    }
+    *out = value.Scalar();
+    return Status::Ok();
+  }
+
+  // A model's folder must be what a stage writes: one of its outs, or a
+  // folder inside one.
+  Status CheckIsOut(const YAML::Node& node, const std::string& path, const PipelineSpec& spec,
+                    const std::string& ctx) {
+    std::vector<std::string> outs;
+    for (const StageSpec& stage : spec.stages) {
+      for (const OutSpec& out : stage.outs) {
+        if (IsWithin(out.path, path)) return Status::Ok();
+        outs.push_back(out.path);
+      }
+    }
+    return Error(node, ctx + "path '" + path + "' is not an out of any stage" + DidYouMean(path, outs) +
+                           " (a model is a folder a stage writes: list it in that stage's outs)");
+  }
+
   Status Env(const YAML::Node& env, const std::string& ctx, StageSpec* stage) {
     if (env.IsNull()) return Status::Ok();
     if (!env.IsMap()) return Error(env, ctx + "env: expected a mapping of names to strings");
@@ -302,7 +383,7 @@ class SpecReader {
   std::string_view in_;
 };
 
-constexpr std::string_view kSpecMagic = "keel-spec-1\n";
+constexpr std::string_view kSpecMagic = "keel-spec-2\n";
 
 }  // namespace
 
@@ -341,6 +422,14 @@ std::string EncodeSpec(const PipelineSpec& spec) {
       w.Str(k);
       w.Str(v);
     }
+  }
+  w.Count(spec.models.size());
+  for (const ModelSpec& m : spec.models) {
+    w.Str(m.name);
+    w.Str(m.path);
+    w.Str(m.flavor);
+    w.Str(m.description);
+    w.Str(m.where);
   }
   return std::string(kSpecMagic) + w.Take();
 }
@@ -387,6 +476,14 @@ std::optional<PipelineSpec> DecodeSpec(std::string_view data) {
       s.env[k] = v;
     }
     spec.stages.push_back(std::move(s));
+  }
+  size_t models = 0;
+  if (!r.Items(&models)) return std::nullopt;
+  spec.models.resize(models);
+  for (ModelSpec& m : spec.models) {
+    if (!r.Str(&m.name) || !r.Str(&m.path) || !r.Str(&m.flavor) || !r.Str(&m.description) || !r.Str(&m.where)) {
+      return std::nullopt;
+    }
   }
   if (!r.done()) return std::nullopt;
   return spec;

@@ -52,10 +52,21 @@ struct StageSpec {
   std::map<std::string, std::string> env;
 };
 
+// An entry of the `model:` section: a folder some stage writes, registered
+// in the model registry after every successful `keel run`.
+struct ModelSpec {
+  std::string name;         // a model name (registry/model_id.h's rule)
+  std::string path;         // an out of a stage, or a folder inside one
+  std::string flavor;       // empty: decided when registering
+  std::string description;  // empty: none
+  std::string where;
+};
+
 struct PipelineSpec {
   std::string file;          // "keel.yaml"
   std::string params_file;   // the default params file
   std::vector<StageSpec> stages;  // in file order
+  std::vector<ModelSpec> models;  // in file order
 
   // The stage named `name`, or null.
   const StageSpec* Find(std::string_view name) const;
@@ -63,8 +74,8 @@ struct PipelineSpec {
 
 // Parses keel.yaml's text. `file` names it in errors, which carry line and
 // column: "keel.yaml:14:7: stage 'train': unknown key 'dep' (did you mean
-// 'deps'?)". Checks keys, types, stage names and that every path stays
-// inside the project; not the graph.
+// 'deps'?)". Checks keys, types, stage names, that every path stays inside
+// the project and that every model's path is a stage's out; not the graph.
 Result<PipelineSpec> ParsePipeline(std::string_view text, std::string_view file);
 
 // A compact binary form of a parsed spec, so that an unchanged keel.yaml is

@@ -391,8 +391,78 @@ TEST(PipelineFileTest, WrongShapes) {
 namespace keel {
 namespace {
 
+TEST(PipelineFileTest, ModelSectionAsOneMapping) {
+  Result<PipelineSpec> spec = ParsePipeline(
+      "stages:\n"                                                           // 1
+      "  train:\n"                                                          // 2
+      "    cmd: sh train.sh\n"                                              // 3
+      "    outs: [model/, artifacts]\n"                                     // 4
+      "model: {name: census, path: model/, flavor: xgboost}\n",             // 5
+      "keel.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->models.size(), 1u);
+  EXPECT_EQ(spec->models[0].name, "census");
+  EXPECT_EQ(spec->models[0].path, "model");  // normalised like outs
+  EXPECT_EQ(spec->models[0].flavor, "xgboost");
+  EXPECT_EQ(spec->models[0].description, "");
+  EXPECT_EQ(spec->models[0].where, "keel.yaml:5:8");
+}
+
+TEST(PipelineFileTest, ModelSectionAsAList) {
+  Result<PipelineSpec> spec = ParsePipeline(
+      "model:\n"                                   // 1: before the stages it names
+      "  - name: census\n"                         // 2
+      "    path: model\n"                          // 3
+      "  - name: census.small\n"                   // 4
+      "    path: artifacts/small\n"                // 5: a folder inside an out
+      "    description: distilled\n"               // 6
+      "stages:\n"                                  // 7
+      "  train:\n"                                 // 8
+      "    wdir: src\n"                            // 9
+      "    cmd: sh train.sh\n"                     // 10
+      "    outs: [../model, ../artifacts]\n",      // 11
+      "keel.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->models.size(), 2u);
+  EXPECT_EQ(spec->models[0].name, "census");
+  EXPECT_EQ(spec->models[0].path, "model");
+  EXPECT_EQ(spec->models[0].flavor, "");
+  EXPECT_EQ(spec->models[0].where, "keel.yaml:2:5");
+  EXPECT_EQ(spec->models[1].name, "census.small");
+  EXPECT_EQ(spec->models[1].path, "artifacts/small");
+  EXPECT_EQ(spec->models[1].description, "distilled");
+  EXPECT_TRUE(ParsePipeline("stages:\n  a: {cmd: x}\nmodel:\n", "keel.yaml").ok());  // empty: none
+}
+
+TEST(PipelineFileTest, ModelSectionErrorsNameTheLine) {
+  const std::string stages = "stages:\n  train:\n    cmd: sh train.sh\n    outs: [model, metrics]\n";  // 1-4
+  ExpectError(stages + "model: {name: census, path: modle}\n", "keel.yaml:5:29",
+              "model 'census': path 'modle' is not an out of any stage (did you mean 'model'?)");
+  ExpectError(stages + "model: {name: census, path: data}\n", "keel.yaml:5:29",
+              "path 'data' is not an out of any stage");
+  ExpectError(stages + "model:\n  name: census\n  path: model\n  flavour: xgboost\n", "keel.yaml:8:3",
+              "model: unknown key 'flavour' (did you mean 'flavor'?)");
+  ExpectError(stages + "model: {path: model}\n", "keel.yaml:5:8", "model: missing key 'name'");
+  ExpectError(stages + "model: {name: census}\n", "keel.yaml:5:8", "model 'census': missing key 'path'");
+  ExpectError(stages + "model: {name: -census, path: model}\n", "keel.yaml:5:15", "model: name '-census'");
+  ExpectError(stages + "model: {name: census, path: /abs/model}\n", "keel.yaml:5:29",
+              "must be relative to the project");
+  ExpectError(stages + "model: [{name: a, path: model}, {name: a, path: metrics}]\n", "keel.yaml:5:40",
+              "model 'a' is listed twice");
+  ExpectError(stages + "model: census\n", "keel.yaml:5:8", "model: expected {name: NAME, path: FOLDER}");
+  ExpectError(stages + "model: [census]\n", "keel.yaml:5:9", "model: expected a mapping with 'name' and 'path'");
+  ExpectError(stages + "model: {name: census, path: model, flavor: [x]}\n", "keel.yaml:5:44",
+              "model 'census': flavor: expected a string");
+  ExpectError(stages + "models: {name: census, path: model}\n", "keel.yaml:5:1",
+              "unknown key 'models' (did you mean 'model'?)");
+  ExpectError("model: {name: census, path: model}\n", "keel.yaml:1:29", "is not an out of any stage");
+}
+
 TEST(PipelineSpecCacheTest, EncodeDecodeRoundTrip) {
-  Result<PipelineSpec> spec = ParsePipeline(kFull, "keel.yaml");
+  Result<PipelineSpec> spec = ParsePipeline(
+      std::string(kFull) + "model:\n  - {name: census, path: src/train/model, flavor: xgboost, description: d}\n"
+                           "  - {name: logs, path: src/train/logs}\n",
+      "keel.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   std::string encoded = EncodeSpec(*spec);
   std::optional<PipelineSpec> decoded = DecodeSpec(encoded);
@@ -423,6 +493,15 @@ TEST(PipelineSpecCacheTest, EncodeDecodeRoundTrip) {
     }
   }
   EXPECT_EQ(decoded->params_file, spec->params_file);
+  ASSERT_EQ(decoded->models.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(decoded->models[i].name, spec->models[i].name);
+    EXPECT_EQ(decoded->models[i].path, spec->models[i].path);
+    EXPECT_EQ(decoded->models[i].flavor, spec->models[i].flavor);
+    EXPECT_EQ(decoded->models[i].description, spec->models[i].description);
+    EXPECT_EQ(decoded->models[i].where, spec->models[i].where);
+  }
+  EXPECT_EQ(decoded->models[0].description, "d");
 }
 
 TEST(PipelineSpecCacheTest, RefusesAnythingElse) {

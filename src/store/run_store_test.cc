@@ -997,7 +997,7 @@ TEST_F(RunStoreTest, ReopeningKeepsEverythingAtSchemaVersionTwo) {
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   Result<int64_t> version = (*meta)->SchemaVersion();
   ASSERT_TRUE(version.ok()) << version.status().ToString();
-  EXPECT_EQ(*version, 2);
+  EXPECT_GE(*version, 2);  // later migrations (the registry's, 3) come on top
 }
 
 TEST_F(RunStoreTest, UnknownSchemeIsInvalidArgumentNamingTheUri) {

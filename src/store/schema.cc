@@ -84,6 +84,54 @@ constexpr Migration kMigrations[] = {
      "CREATE TABLE run_artifacts ("
      "  run_id INTEGER NOT NULL, stage TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL,"
      "  size INTEGER NOT NULL, PRIMARY KEY (run_id, stage, name)) WITHOUT ROWID;"},
+    // The model registry (docs/format/registry.md). A version row is never
+    // changed except to be marked deleted (deleted_at_ms != 0), so its
+    // number is never handed out again. run_id has no foreign key: purging
+    // a run must not rewrite a model's lineage. Metrics: NULL is NaN.
+    {3,
+     "CREATE TABLE models ("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE,"
+     "  created_at_ms INTEGER NOT NULL,"
+     "  updated_at_ms INTEGER NOT NULL);"
+     "CREATE TABLE model_versions ("
+     "  model_id INTEGER NOT NULL REFERENCES models (id),"
+     "  version INTEGER NOT NULL CHECK (version > 0),"
+     "  digest TEXT NOT NULL,"
+     "  size INTEGER NOT NULL,"
+     "  files INTEGER NOT NULL,"
+     "  model_file TEXT NOT NULL DEFAULT '',"
+     "  model_hash TEXT NOT NULL DEFAULT '',"
+     "  flavor TEXT NOT NULL,"
+     "  description TEXT NOT NULL DEFAULT '',"
+     "  source TEXT NOT NULL DEFAULT '',"
+     "  run_id INTEGER,"
+     "  git_commit TEXT NOT NULL DEFAULT '',"
+     "  git_dirty INTEGER NOT NULL DEFAULT 0,"
+     "  signature TEXT,"
+     "  created_by TEXT NOT NULL,"
+     "  created_at_ms INTEGER NOT NULL,"
+     "  deleted_at_ms INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (model_id, version));"
+     "CREATE INDEX model_versions_by_digest ON model_versions (digest);"
+     "CREATE INDEX model_versions_by_run ON model_versions (run_id);"
+     "CREATE TABLE model_version_params ("
+     "  model_id INTEGER NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+     "  PRIMARY KEY (model_id, version, key)) WITHOUT ROWID;"
+     "CREATE TABLE model_version_metrics ("
+     "  model_id INTEGER NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value REAL,"
+     "  PRIMARY KEY (model_id, version, key)) WITHOUT ROWID;"
+     "CREATE TABLE model_version_inputs ("
+     "  model_id INTEGER NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,"
+     "  stage TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
+     "  files INTEGER NOT NULL, data_version INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (model_id, version, seq)) WITHOUT ROWID;"
+     "CREATE INDEX model_version_inputs_by_hash ON model_version_inputs (hash);"
+     "CREATE TABLE model_aliases ("
+     "  model_id INTEGER NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,"
+     "  updated_at_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (model_id, alias),"
+     "  FOREIGN KEY (model_id, version) REFERENCES model_versions (model_id, version)) WITHOUT ROWID;"},
 };
 
 Status ApplyPending(SqliteDb* db) {
