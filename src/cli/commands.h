@@ -20,5 +20,7 @@ void RegisterTrainCommands(CLI::App& app, Context& ctx);
 void RegisterPredictCommand(CLI::App& app, Context& ctx);
 // `keel model ...`.
 void RegisterModelCommands(CLI::App& app, Context& ctx);
+// `keel model reproduce`, a subcommand of `model`.
+void RegisterModelReproduceCommand(CLI::App* model, Context& ctx);
 
 }  // namespace keel::cli

@@ -480,6 +480,8 @@ void RegisterModelCommands(CLI::App& app, Context& ctx) {
   cmd = model->add_subcommand("delete", "delete a version (refused while an alias points at it)");
   cmd->add_option("id", del->id, "model ID")->required();
   cmd->callback([&ctx, del] { ctx.action = [&ctx, del] { return DeleteModel(ctx, del->id); }; });
+
+  RegisterModelReproduceCommand(model, ctx);
 }
 
 }  // namespace keel::cli
