@@ -24,6 +24,7 @@ namespace keel::table::csv_internal {
 // thousands of 4 KiB pages. Advice only: failures are ignored.
 template <typename T>
 void AdviseHugePages(const std::vector<T>& v) {
+#if defined(MADV_HUGEPAGE) && defined(MADV_POPULATE_WRITE)
   constexpr uintptr_t kHuge = uintptr_t{2} << 20, kPage = 4096;
   auto data = reinterpret_cast<uintptr_t>(v.data());
   uintptr_t end = data + v.capacity() * sizeof(T);
@@ -37,6 +38,9 @@ void AdviseHugePages(const std::vector<T>& v) {
   }
   ::madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
   ::madvise(reinterpret_cast<void*>(head), huge_begin - head, MADV_POPULATE_WRITE);
+#else
+  (void)v;
+#endif
 }
 
 inline uint64_t Load64(const char* p) {
@@ -75,7 +79,8 @@ inline uint64_t HashText(std::string_view s) {
     b = Load32(p + n - 4);
   } else if (n > 0) {
     a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-        (uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) | static_cast<unsigned char>(p[n - 1]);
+        (uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) |
+        static_cast<unsigned char>(p[n - 1]);
   }
   return Mix(a ^ k1, b ^ seed);
 }
@@ -93,7 +98,8 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
 
 // Interns a categorical column's texts: codes in order of first
 // appearance. Seeded with the missing values, which intern to kMissingCode,
-// so that a field needs one lookup.
+// so that a field needs one lookup. One per column and thread: not
+// thread-safe.
 class CategoryDict {
  public:
   explicit CategoryDict(const std::vector<std::string>& missing_values) {
@@ -108,7 +114,9 @@ class CategoryDict {
   [[gnu::always_inline]] int32_t Intern(std::string_view text) {
     uint64_t hash = HashText(text);
     size_t i = Find(text, hash);
-    if (slots_[i].code != kEmptySlot) [[likely]] return slots_[i].code;
+    if (slots_[i].code != kEmptySlot) [[likely]] {
+      return slots_[i].code;
+    }
     return Add(text, hash, i, static_cast<int32_t>(keys_.size()));
   }
 
@@ -132,17 +140,19 @@ class CategoryDict {
  private:
   static constexpr int32_t kEmptySlot = std::numeric_limits<int32_t>::min();
   struct Slot {
-    uint64_t offset = 0;                                 // of the text in arena_
+    uint64_t offset = 0;                                   // of the text in arena_
     uint64_t size = std::numeric_limits<uint64_t>::max();  // no text's, when empty
-    uint32_t tag = 0;                                    // the hash's high half
-    int32_t code = kEmptySlot;                           // or kMissingCode
+    uint32_t tag = 0;                                      // the hash's high half
+    int32_t code = kEmptySlot;                             // or kMissingCode
   };
   struct KeyRef {
     uint64_t offset;
     uint64_t size;
   };
 
-  std::string_view Key(size_t code) const { return {arena_.data() + keys_[code].offset, keys_[code].size}; }
+  std::string_view Key(size_t code) const {
+    return {arena_.data() + keys_[code].offset, keys_[code].size};
+  }
 
   // The slot holding `text`, or the empty slot where it goes.
   [[gnu::always_inline]] size_t Find(std::string_view text, uint64_t hash) const {
@@ -172,7 +182,7 @@ class CategoryDict {
     old.reserve(slots_.size() * 2);
     AdviseHugePages(old);
     old.resize(slots_.size() * 2);
-    old.swap(slots_);
+    old.swap(slots_);  // slots_ twice as many empty slots, old the full ones
     size_t mask = slots_.size() - 1;
     for (const Slot& slot : old) {
       if (slot.code == kEmptySlot) continue;

@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -134,9 +136,9 @@ class ChunkParser {
  public:
   // Parses into columns of its own, which reserve `reserve_rows` rows once
   // the first kFirstBatch are read (a column found categorical restarts the
-  // parse early).
-  // Chunk `index` stops (kCancelled) once *first_stop, the first chunk
-  // that stopped, is before it.
+  // parse early). The parser is chunk `index` of a parse: it stops
+  // (kCancelled) once *first_stop, the first chunk that stopped, is before
+  // it.
   ChunkParser(const Schema& schema, size_t reserve_rows, size_t index,
               const std::atomic<size_t>* first_stop)
       : schema_(schema),
@@ -212,7 +214,6 @@ class ChunkParser {
 
   const Stop& stop() const { return stop_; }
   Stop& stop() { return stop_; }
-  size_t rows() const { return rows_; }
   CategoryDict& dict(size_t column) { return columns_[column].dict; }
 
   Table TakeTable() && {
@@ -288,7 +289,9 @@ class ChunkParser {
 
   // Makes room for one more row; false when the chunk stops first.
   [[gnu::always_inline]] bool NextRowFits() {
-    if (rows_ != batch_end_) [[likely]] return true;
+    if (rows_ != batch_end_) [[likely]] {
+      return true;
+    }
     if (first_stop_ != nullptr && first_stop_->load(std::memory_order_relaxed) < index_) {
       stop_.kind = Stop::Kind::kCancelled;
       return false;
@@ -298,7 +301,8 @@ class ChunkParser {
   }
 
   // ParseRow for a text without quotes, its separators found by *separators.
-  [[gnu::always_inline]] bool ParseRowWithoutQuotes(SeparatorScanner* separators, const char** row) {
+  [[gnu::always_inline]] bool ParseRowWithoutQuotes(SeparatorScanner* separators,
+                                                    const char** row) {
     const char* p = *row;
     const char* const end = schema_.data_end;
     Out* const outs = outs_.data();
@@ -310,11 +314,15 @@ class ChunkParser {
       const char* text_end = line_end && p != field && p[-1] == '\r' ? p - 1 : p;
       if (!Store(outs[c], c, std::string_view(field, text_end - field), field)) return false;
       if (!line_end) {
-        if (c + 1 == n) [[unlikely]] return TooManyFields(*row);
+        if (c + 1 == n) [[unlikely]] {
+          return TooManyFields(*row);
+        }
         ++p;
         continue;
       }
-      if (c + 1 != n) [[unlikely]] return TooFewFields(*row, c + 1);
+      if (c + 1 != n) [[unlikely]] {
+        return TooFewFields(*row, c + 1);
+      }
       *row = p == end ? p : p + 1;
       ++rows_;
       return stop_.kind == Stop::Kind::kNone;
@@ -341,11 +349,15 @@ class ChunkParser {
       }
       if (!Store(outs[c], c, text, field)) return false;
       if (p != end && *p == delimiter) {
-        if (c + 1 == n) [[unlikely]] return TooManyFields(*row);
+        if (c + 1 == n) [[unlikely]] {
+          return TooManyFields(*row);
+        }
         ++p;
         continue;
       }
-      if (c + 1 != n) [[unlikely]] return TooFewFields(*row, c + 1);
+      if (c + 1 != n) [[unlikely]] {
+        return TooFewFields(*row, c + 1);
+      }
       *row = SkipLineEnd(p, end);
       ++rows_;
       return stop_.kind == Stop::Kind::kNone;
@@ -360,11 +372,14 @@ class ChunkParser {
     float value;
     bool ok = schema_.NumberOrMissing(text, &value);
     *out.numbers++ = value;
-    if (ok) [[likely]] return true;
+    if (ok) [[likely]] {
+      return true;
+    }
     return NotANumber(out, c, text, field);
   }
 
-  [[gnu::noinline]] bool NotANumber(const Out& out, size_t c, std::string_view text, const char* field) {
+  [[gnu::noinline]] bool NotANumber(const Out& out, size_t c, std::string_view text,
+                                    const char* field) {
     if (out.plan == Plan::kInferredNumber) {
       stop_.kind = Stop::Kind::kNotNumeric;
       stop_.not_numeric.push_back(c);
@@ -392,7 +407,8 @@ class ChunkParser {
   }
 
   std::string FieldCountMessage(size_t found) const {
-    return "expected " + std::to_string(columns_.size()) + " fields, found " + std::to_string(found);
+    return "expected " + std::to_string(columns_.size()) + " fields, found " +
+           std::to_string(found);
   }
 
   // An error at `at`, or an internal one when null.
@@ -402,8 +418,8 @@ class ChunkParser {
       stop_.error = InternalError(std::string(schema_.file) + ": " + std::string(message));
       return false;
     }
-    stop_.error = ErrorAt(schema_.file, schema_.text,
-                          static_cast<size_t>(at - schema_.text.data()), field, message);
+    stop_.error = ErrorAt(schema_.file, schema_.text, static_cast<size_t>(at - schema_.text.data()),
+                          field, message);
     return false;
   }
 
@@ -425,19 +441,31 @@ class ChunkParser {
 // ---------------------------------------------------------------- chunks
 
 // Calls fn(i) for every i in [0, n), each i > 0 on a thread of its own
-// (or on the caller's, after 0, when no thread can be had).
+// (or on the caller's, after 0, when no thread can be had). An exception
+// thrown by fn (std::bad_alloc) is thrown again here once all are done.
 void RunEach(size_t n, const std::function<void(size_t)>& fn) {
+  std::vector<std::exception_ptr> errors(n);
+  auto run = [&](size_t i) {
+    try {
+      fn(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  };
   std::vector<std::thread> threads;
   std::vector<size_t> here = {0};
   for (size_t i = 1; i < n; ++i) {
     try {
-      threads.emplace_back(fn, i);
+      threads.emplace_back(run, i);
     } catch (const std::system_error&) {
       here.push_back(i);
     }
   }
-  for (size_t i : here) fn(i);
+  for (size_t i : here) run(i);
   for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
 }
 
 unsigned ThreadsFor(size_t bytes) {
@@ -558,10 +586,12 @@ Outcome ParseSpeculative(const Schema& schema, const std::vector<size_t>& starts
   size_t chunks = starts.size() - 1;
   size_t begin = starts.front(), end = starts.back();
   size_t sample = std::min<size_t>(end - begin, 64 * 1024);
-  double rows_per_byte = (1.0 + std::count(schema.text.data() + begin,
-                                           schema.text.data() + begin + sample, '\n')) /
-                         static_cast<double>(std::max<size_t>(sample, 1));
-  auto reserve = [&](size_t bytes) { return static_cast<size_t>(bytes * rows_per_byte * 1.1) + 16; };
+  double rows_per_byte =
+      (1.0 + std::count(schema.text.data() + begin, schema.text.data() + begin + sample, '\n')) /
+      static_cast<double>(std::max<size_t>(sample, 1));
+  auto reserve = [&](size_t bytes) {
+    return static_cast<size_t>(bytes * rows_per_byte * 1.1) + 16;
+  };
 
   // Only chunk 0's stops are sure to stand: it alone cancels the others.
   std::atomic<size_t> first_stop{chunks};
@@ -596,41 +626,55 @@ Outcome ParseSpeculative(const Schema& schema, const std::vector<size_t>& starts
 }
 
 // Parses the first rows alone, changing the plans of the columns found
-// not numeric there, so that the full parse rarely starts over; returns
-// the first error among them.
-Status Probe(size_t begin, Schema* schema) {
+// not numeric there, so that the full parse rarely starts over. Returns
+// the first error among them; sets *table when they are all the rows.
+Status Probe(size_t begin, Schema* schema, std::optional<Table>* table) {
   constexpr size_t kProbeBytes = 64 * 1024;
   size_t end = static_cast<size_t>(schema->data_end - schema->text.data());
   for (;;) {
     ChunkParser probe(*schema, 0, 0, nullptr);
-    probe.ParseRows(begin, std::min(end, begin + kProbeBytes));
-    const Stop& stop = probe.stop();
+    size_t at = probe.ParseRows(begin, std::min(end, begin + kProbeBytes));
+    Stop& stop = probe.stop();
     if (stop.kind == Stop::Kind::kError) return stop.error;
-    if (stop.kind != Stop::Kind::kNotNumeric) return Status::Ok();
+    if (stop.kind == Stop::Kind::kNone) {
+      if (at == end) *table = std::move(probe).TakeTable();
+      return Status::Ok();
+    }
     for (size_t c : stop.not_numeric) schema->plans[c] = Plan::kCategory;
   }
+}
+
+// The rows of each chunk when no chunk holds a '"' (then each '\n' ends a
+// row), or nothing.
+std::optional<std::vector<size_t>> CountRows(const Schema& schema,
+                                             const std::vector<size_t>& starts) {
+  size_t chunks = starts.size() - 1;
+  std::vector<LineCount> counts(chunks);
+  RunEach(chunks, [&](size_t i) {
+    counts[i] = CountLines(schema.text.data() + starts[i], schema.text.data() + starts[i + 1]);
+  });
+  std::vector<size_t> rows;
+  for (const LineCount& count : counts) {
+    if (count.quotes) return std::nullopt;
+    rows.push_back(count.lines);
+  }
+  rows.back() += 1;  // the last row ends at the end of the text: its line breaks are cut
+  return rows;
 }
 
 // Parses the rows from `begin` on. A column inferred numeric that meets a
 // non-number is parsed again as categorical, from the start: at most once
 // per column.
 Result<Table> ParseRowsFrom(size_t begin, Schema* schema) {
-  KEEL_RETURN_IF_ERROR(Probe(begin, schema));
+  std::optional<Table> small;
+  KEEL_RETURN_IF_ERROR(Probe(begin, schema, &small));
+  if (small.has_value()) return std::move(*small);
   std::vector<size_t> starts = ChunkStarts(*schema, begin);
-  size_t chunks = starts.size() - 1;
-  std::vector<LineCount> counts(chunks);
-  if (chunks > 1) {
-    RunEach(chunks, [&](size_t i) {
-      counts[i] = CountLines(schema->text.data() + starts[i], schema->text.data() + starts[i + 1]);
-    });
-  }
-  bool counted = chunks > 1 && std::none_of(counts.begin(), counts.end(),
-                                            [](const LineCount& c) { return c.quotes; });
-  std::vector<size_t> rows;
-  for (const LineCount& count : counts) rows.push_back(count.lines);
-  rows.back() += 1;  // the last row has no '\n': the text's trailing ones are cut
+  std::optional<std::vector<size_t>> rows;
+  if (starts.size() > 2) rows = CountRows(*schema, starts);
   for (;;) {
-    Outcome out = counted ? ParseCounted(*schema, starts, rows) : ParseSpeculative(*schema, starts);
+    Outcome out =
+        rows.has_value() ? ParseCounted(*schema, starts, *rows) : ParseSpeculative(*schema, starts);
     if (out.stop.kind == Stop::Kind::kNone) return std::move(out.table);
     if (out.stop.kind == Stop::Kind::kError) return out.stop.error;
     for (size_t c : out.stop.not_numeric) schema->plans[c] = Plan::kCategory;
@@ -666,13 +710,15 @@ Status CheckHeader(const Schema& schema, const CsvOptions& options) {
   std::map<std::string_view, int> seen;
   for (const std::string& name : schema.names) {
     if (++seen[name] == 2) {
-      return InvalidArgumentError(std::string(schema.file) + ":1: duplicate column name '" + name + "'");
+      return InvalidArgumentError(std::string(schema.file) + ":1: duplicate column name '" + name +
+                                  "'");
     }
   }
   for (const auto& [name, type] : options.declared) {
     if (seen.count(name) == 0) {
-      return InvalidArgumentError(std::string(schema.file) + ":1: no column '" + name + "' (declared " +
-                                  std::string(ColumnTypeName(type)) + ") in the header");
+      return InvalidArgumentError(std::string(schema.file) + ":1: no column '" + name +
+                                  "' (declared " + std::string(ColumnTypeName(type)) +
+                                  ") in the header");
     }
   }
   return Status::Ok();
@@ -693,7 +739,8 @@ std::vector<Plan> InitialPlans(const std::vector<std::string>& names, const CsvO
 
 void SetMissing(const CsvOptions& options, Schema* schema) {
   for (const std::string& m : options.missing_values) {
-    if (std::find(schema->missing.begin(), schema->missing.end(), m) != schema->missing.end()) continue;
+    if (std::find(schema->missing.begin(), schema->missing.end(), m) != schema->missing.end())
+      continue;
     schema->missing.push_back(m);
     float value;
     if (ParseNumber(m, &value) && !std::isnan(value)) schema->missing_parses = true;
@@ -702,12 +749,15 @@ void SetMissing(const CsvOptions& options, Schema* schema) {
 
 }  // namespace
 
-Result<Table> ParseCsv(std::string_view text, std::string_view file_name, const CsvOptions& options) {
+Result<Table> ParseCsv(std::string_view text, std::string_view file_name,
+                       const CsvOptions& options) {
   char d = options.delimiter;
   if (d == '"' || d == '\n' || d == '\r') {
-    return InvalidArgumentError(std::string(file_name) + ": the delimiter cannot be a quote or a line break");
+    return InvalidArgumentError(std::string(file_name) +
+                                ": the delimiter cannot be a quote or a line break");
   }
-  Schema schema{.file = file_name, .text = text, .data_end = text.data() + text.size(), .delimiter = d};
+  Schema schema{
+      .file = file_name, .text = text, .data_end = text.data() + text.size(), .delimiter = d};
   size_t begin = text.substr(0, kBom.size()) == kBom ? kBom.size() : 0;
   while (schema.data_end != text.data() + begin &&
          (schema.data_end[-1] == '\n' || schema.data_end[-1] == '\r')) {
@@ -753,7 +803,8 @@ class MappedFile {
     if (S_ISDIR(st.st_mode)) return ErrnoError(path, EISDIR);
     if (!S_ISREG(st.st_mode)) return InvalidArgumentError(path + ": not a regular file");
     if (st.st_size == 0) return Status::Ok();
-    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                        MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (data == MAP_FAILED) return ErrnoError(path, errno);
     data_ = data;
     size_ = static_cast<size_t>(st.st_size);

@@ -14,6 +14,8 @@
 namespace keel::table {
 
 struct CsvOptions {
+  // Not '"', '\n' or '\r' ("data/train.csv: the delimiter cannot be a
+  // quote or a line break").
   char delimiter = ',';
   // Field texts that mean "missing" (compared after removing the quotes).
   std::vector<std::string> missing_values = {"", "NA"};
@@ -50,13 +52,14 @@ struct CsvOptions {
 //     (found + 1), one with too many at its first extra field (N + 1), both
 //     on the line where the row starts.
 //   - A number is what std::from_chars reads as a double (digits, an
-//     optional point and exponent, "inf", "infinity", "nan" in any case)
-//     with an optional '+' and white space around it; beyond double's range
-//     it is text, as for pandas; an underflow reads as 0.
+//     optional point and exponent, "inf", "infinity", "nan" in any case, but
+//     not "nan(...)") with an optional '+' and white space around it;
+//     beyond double's range it is text, as for pandas; an underflow reads
+//     as 0.
 //   - A declared column the header lacks: "data/train.csv:1: no column
 //     'age' (declared numeric) in the header".
 // Inputs over 2 MiB are parsed on up to 8 threads (one per core); the
-// result does not depend on how many.
+// result does not depend on how many. Thread-safe: calls share no state.
 Result<Table> ParseCsv(std::string_view text, std::string_view file_name,
                        const CsvOptions& options);
 

@@ -105,8 +105,9 @@ class FieldScanner {
 #if defined(__SSE2__)
     for (; end_ - p >= 16; p += 16) {
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, delimiters_), _mm_cmpeq_epi8(x, lfs_)),
-                                 _mm_cmpeq_epi8(x, crs_));
+      __m128i hit =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, delimiters_), _mm_cmpeq_epi8(x, lfs_)),
+                       _mm_cmpeq_epi8(x, crs_));
       unsigned bits = static_cast<unsigned>(_mm_movemask_epi8(hit));
       if (bits != 0) return p + __builtin_ctz(bits);
     }
@@ -175,9 +176,8 @@ class SeparatorScanner {
 enum class FieldError { kNone, kUnterminatedQuote, kTextAfterQuote };
 
 // ReadField's quoted case: *p is at the opening quote.
-[[gnu::noinline]] inline FieldError ReadQuotedField(const char** p, const char* end,
-                                                    char delimiter, std::string* scratch,
-                                                    std::string_view* text) {
+[[gnu::noinline]] inline FieldError ReadQuotedField(const char** p, const char* end, char delimiter,
+                                                    std::string* scratch, std::string_view* text) {
   const char* open = *p;
   const char* from = open + 1;
   bool doubled = false;

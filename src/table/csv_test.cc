@@ -38,7 +38,9 @@ CsvOptions Declared(std::map<std::string, ColumnType, std::less<>> declared) {
   return options;
 }
 
-float Float(const char* text) { return static_cast<float>(std::strtod(text, nullptr)); }
+float Float(const char* text) {
+  return static_cast<float>(std::strtod(text, nullptr));
+}
 
 // The texts of a categorical column's values ("<missing>" for missing).
 Strings Texts(const Column& column) {
@@ -134,7 +136,9 @@ TEST(CsvTest, LoneCarriageReturnIsText) {
 }
 
 TEST(CsvTest, ByteOrderMarkIsSkipped) {
-  Table table = Parse("\xEF\xBB\xBF" "age,b\n1,2\n");
+  Table table = Parse(
+      "\xEF\xBB\xBF"
+      "age,b\n1,2\n");
   EXPECT_EQ(table.columns[0].name, "age");
   EXPECT_EQ(table.ColumnIndex("age"), 0);
   EXPECT_EQ(table.rows, 1u);
@@ -152,7 +156,8 @@ TEST(CsvTest, OtherDelimiters) {
   EXPECT_EQ(table.columns[0].numbers, (std::vector<float>{1}));
   EXPECT_EQ(table.columns[1].categories, (Strings{"x\ty"}));
   options.delimiter = '"';
-  EXPECT_EQ(ErrorOf("a\n", options), "data/train.csv: the delimiter cannot be a quote or a line break");
+  EXPECT_EQ(ErrorOf("a\n", options),
+            "data/train.csv: the delimiter cannot be a quote or a line break");
 }
 
 // ---------------------------------------------------------------- quoting
@@ -200,10 +205,12 @@ TEST(CsvTest, UnterminatedQuote) {
 }
 
 TEST(CsvTest, TextAfterClosingQuote) {
-  EXPECT_EQ(ErrorOf("a,b\n1,\"x\"y\n"),
-            "data/train.csv:2:2: a closing quote is followed by 'y', not by a delimiter or a line end");
-  EXPECT_EQ(ErrorOf("a,b\n1,\"x\" \n"),
-            "data/train.csv:2:2: a closing quote is followed by ' ', not by a delimiter or a line end");
+  EXPECT_EQ(
+      ErrorOf("a,b\n1,\"x\"y\n"),
+      "data/train.csv:2:2: a closing quote is followed by 'y', not by a delimiter or a line end");
+  EXPECT_EQ(
+      ErrorOf("a,b\n1,\"x\" \n"),
+      "data/train.csv:2:2: a closing quote is followed by ' ', not by a delimiter or a line end");
 }
 
 // ---------------------------------------------------------------- missing values
@@ -255,9 +262,9 @@ TEST(CsvTest, CustomMissingValues) {
 // ---------------------------------------------------------------- numbers
 
 TEST(CsvTest, NumbersParseAsDoubleThenRoundToFloat) {
-  const char* texts[] = {"1e3", "-0.5", "0.1", "3.14159265358979", "1E-3", ".5", "5.", "-0",
-                         "123456789012", "16777217", "0.000001", "1.7976931348623157e308",
-                         "1e-310"};
+  const char* texts[] = {
+      "1e3",          "-0.5",     "0.1",      "3.14159265358979",       "1E-3",  ".5", "5.", "-0",
+      "123456789012", "16777217", "0.000001", "1.7976931348623157e308", "1e-310"};
   std::string csv = "x\n";
   for (const char* t : texts) csv += std::string(t) + "\n";
   Table table = Parse(csv);
@@ -441,7 +448,8 @@ TEST(CsvTest, LargeInputWithLineBreaksInQuotes) {
 
 TEST(CsvTest, LargeInputLateNonNumberAndError) {
   std::string csv = "a,b\n";
-  for (int i = 0; i < kLargeRows; ++i) csv += std::to_string(i) + "," + std::to_string(i % 10) + "\n";
+  for (int i = 0; i < kLargeRows; ++i)
+    csv += std::to_string(i) + "," + std::to_string(i % 10) + "\n";
   std::string late = csv + "x,1\n";
   Table table = Parse(late);
   const Column& a = table.columns[0];
@@ -452,15 +460,16 @@ TEST(CsvTest, LargeInputLateNonNumberAndError) {
   EXPECT_EQ(table.columns[1].type, ColumnType::kNumeric);
 
   std::string bad = csv + "1,2,3\n" + csv.substr(4);
-  EXPECT_EQ(ErrorOf(bad), "data/train.csv:" + std::to_string(kLargeRows + 2) +
-                              ":3: expected 2 fields, found 3");
+  EXPECT_EQ(ErrorOf(bad),
+            "data/train.csv:" + std::to_string(kLargeRows + 2) + ":3: expected 2 fields, found 3");
 }
 
 TEST(CsvTest, LargeInputFirstErrorInFileOrderWins) {
   // Rows of the second half of the text go to another thread: its stops
   // must not win over earlier ones of the first half.
   std::vector<std::string> rows;
-  for (int i = 0; i < kLargeRows; ++i) rows.push_back(std::to_string(i) + "," + std::to_string(i % 10));
+  for (int i = 0; i < kLargeRows; ++i)
+    rows.push_back(std::to_string(i) + "," + std::to_string(i % 10));
   auto text = [&](int bad_at, const std::string& bad, int text_at) {
     std::string csv = "a,b\n";
     for (int i = 0; i < kLargeRows; ++i) {

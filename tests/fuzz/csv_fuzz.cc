@@ -59,8 +59,8 @@ bool SameTable(const Table& x, const Table& y, bool bitwise) {
   for (size_t c = 0; c < x.columns.size(); ++c) {
     const Column& a = x.columns[c];
     const Column& b = y.columns[c];
-    if (a.name != b.name || a.type != b.type || a.codes != b.codes || a.categories != b.categories ||
-        a.numbers.size() != b.numbers.size()) {
+    if (a.name != b.name || a.type != b.type || a.codes != b.codes ||
+        a.categories != b.categories || a.numbers.size() != b.numbers.size()) {
       return false;
     }
     for (size_t i = 0; i < a.numbers.size(); ++i) {
@@ -82,7 +82,8 @@ void CheckWellFormed(const Table& table, const CsvOptions& options) {
       KEEL_FUZZ_CHECK(column.type == declared->second, "declared columns have their type");
     }
     if (column.type == ColumnType::kNumeric) {
-      KEEL_FUZZ_CHECK(column.codes.empty() && column.categories.empty(), "numeric columns have no codes");
+      KEEL_FUZZ_CHECK(column.codes.empty() && column.categories.empty(),
+                      "numeric columns have no codes");
       continue;
     }
     KEEL_FUZZ_CHECK(column.numbers.empty(), "categorical columns have no numbers");
@@ -185,7 +186,8 @@ void Check(std::string_view text, const CsvOptions& options) {
   keel::Result<Table> again = keel::table::ParseCsv(header + rows, kFile, options);
   if (!again.ok()) std::fprintf(stderr, "%s\n", again.status().ToString().c_str());
   KEEL_FUZZ_CHECK(again.ok(), "the table written back parses");
-  KEEL_FUZZ_CHECK(SameTable(*first, *again, /*bitwise=*/false), "the table written back is the same");
+  KEEL_FUZZ_CHECK(SameTable(*first, *again, /*bitwise=*/false),
+                  "the table written back is the same");
   if (first->rows > 0 && std::hash<std::string_view>()(text) % 64 == 0) {
     CheckManyThreads(*first, header, rows, options);
   }
