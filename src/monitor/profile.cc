@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <utility>
@@ -15,6 +16,8 @@ using Json = nlohmann::ordered_json;
 
 constexpr char kFormat[] = "keel.profile/1";
 constexpr size_t kQuantileCount = std::size(kQuantileLevels);
+// Sums of counts are checked against it before adding, so that they cannot wrap around.
+constexpr uint64_t kMaxCount = std::numeric_limits<uint64_t>::max();
 
 // table.cc's ColumnTypeName, kept here so the profile's spelling is its own.
 const char* TypeName(table::ColumnType type) {
@@ -285,6 +288,7 @@ Status ReadHistogram(const Reader& r, const Json& column, const std::string& pat
   for (size_t i = 0; i < counts->size(); ++i) {
     KEEL_ASSIGN_OR_RETURN(uint64_t count,
                           r.AsCount((*counts)[i], counts_path + "[" + std::to_string(i) + "]"));
+    if (count > kMaxCount - total) return r.Error(counts_path, "sum beyond 2^64 - 1");
     p->counts.push_back(count);
     total += count;
   }
@@ -336,6 +340,7 @@ Status ReadCategorical(const Reader& r, const Json& column, const std::string& p
     KEEL_ASSIGN_OR_RETURN(category.value, r.String(item, item_path, "value"));
     KEEL_ASSIGN_OR_RETURN(category.count, r.Count(item, item_path, "count"));
     if (category.count == 0) return r.Error(Join(item_path, "count"), "must be at least 1");
+    if (category.count > kMaxCount - total) return r.Error(list_path, "counts sum beyond 2^64 - 1");
     total += category.count;
     p.categories.push_back(std::move(category));
   }
@@ -350,6 +355,9 @@ Status ReadCategorical(const Reader& r, const Json& column, const std::string& p
                                                std::to_string(p.categories.size()) +
                                                " categories listed and other " +
                                                std::to_string(p.other));
+  }
+  if (p.other > kMaxCount - total) {
+    return r.Error(list_path, "counts and other sum beyond 2^64 - 1");
   }
   if (total + p.other != c->count - c->missing) {
     return r.Error(list_path, "counts and other sum to " + std::to_string(total + p.other) +
@@ -440,7 +448,7 @@ Result<Profile> ProfileFromJson(std::string_view json, std::string_view source) 
   Json root;
   try {
     root = Json::parse(json.begin(), json.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     return CorruptError(std::string(source) + ": not JSON: " + e.what());
   }
   return ReadProfile(Reader(source), root);

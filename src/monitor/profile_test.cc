@@ -326,6 +326,45 @@ TEST(ProfileJsonTest, ErrorsNameTheField) {
             0u);
 }
 
+// nlohmann throws out_of_range, not parse_error, for a number beyond double's
+// range; found by tests/fuzz/profile_fuzz.cc.
+TEST(ProfileJsonTest, NumberBeyondDoubleIsAnError) {
+  Result<Profile> r = ProfileFromJson(
+      R"({"format": "keel.profile/1", "rows": 1, "columns": [{"name": "x", "type": "numeric",
+          "count": 1, "missing": 0, "min": 1e999}]})",
+      "profile.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(r.status().message().rfind("profile.json: not JSON: ", 0), 0u);
+}
+
+// Counts whose sum wraps around 2^64 to count - missing (3 here) were
+// accepted; caught by the consistency property of tests/fuzz/profile_fuzz.cc.
+TEST(ProfileJsonTest, CountsThatWrapAroundAreAnError) {
+  using nlohmann::json;
+  static constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(ErrorAfter([](json& j) {
+              j["columns"][0]["histogram"]["counts"][0] = kMax;  // was 1: 2^64 - 1 + 1 + 3
+              j["columns"][0]["histogram"]["counts"][19] = 3;    // was 1
+            }),
+            "profile.json: columns[0].histogram.counts: sum beyond 2^64 - 1");
+  EXPECT_EQ(ErrorAfter([](json& j) {
+              j["columns"][1]["categories"][0]["count"] = kMax;  // was 2: 2^64 - 1 + 4
+              j["columns"][1]["categories"][1]["count"] = 4;     // was 1
+            }),
+            "profile.json: columns[1].categories: counts sum beyond 2^64 - 1");
+  EXPECT_EQ(ErrorAfter([](json& j) {
+              json categories = json::array();  // 100 categories of 1, other 2^64 - 97
+              for (int i = 0; i < 100; ++i) {
+                categories.push_back({{"value", std::to_string(i)}, {"count", 1}});
+              }
+              j["columns"][1]["categories"] = categories;
+              j["columns"][1]["distinct"] = 101;
+              j["columns"][1]["other"] = kMax - 96;
+            }),
+            "profile.json: columns[1].categories: counts and other sum beyond 2^64 - 1");
+}
+
 // --- Cross-check against numpy --------------------------------------------------
 
 constexpr char kPython[] = "/usr/bin/python3";
