@@ -68,6 +68,10 @@ Status Reproduce(Context& ctx, const std::string& id, bool keep) {
     }
     PrintJson({{"model", name},
                {"identical", report.identical},
+               {"model_file_identical", report.model_file_identical},
+               {"digest", report.original.digest},
+               {"rebuilt_digest", report.rebuilt.digest},
+               {"differing_files", report.differing_files},
                {"model_file", report.original.model_file},
                {"registered_hash", report.original.model_hash},
                {"rebuilt_hash", report.rebuilt.model_hash},
@@ -77,11 +81,15 @@ Status Reproduce(Context& ctx, const std::string& id, bool keep) {
   } else {
     for (const std::string& w : report.warnings) std::cerr << "keel: warning: " << w << "\n";
     if (report.identical) {
-      std::cout << name << " reproduced: " << report.original.model_file << " is bit-identical ("
-                << report.original.model_hash << ")\n";
+      std::cout << name << " reproduced: every file is bit-identical (" << report.original.digest << ")\n";
     } else {
-      std::cout << name << " NOT reproduced: " << report.original.model_file << " is "
-                << report.rebuilt.model_hash << ", registered " << report.original.model_hash << "\n";
+      std::cout << name << " NOT reproduced: the rebuilt folder is " << report.rebuilt.digest << ", registered "
+                << report.original.digest << "\n";
+      if (!report.original.model_file.empty()) {
+        std::cout << "  model file " << report.original.model_file
+                  << (report.model_file_identical ? ": identical" : ": differs") << "\n";
+      }
+      for (const std::string& f : report.differing_files) std::cout << "  file " << f << ": differs\n";
     }
     for (const ComparisonRow& row : report.differences) {
       std::cout << "  " << row.section << " " << row.key << ": registered " << Value(row.values[0])
@@ -91,6 +99,7 @@ Status Reproduce(Context& ctx, const std::string& id, bool keep) {
   }
   if (!report.identical) {
     ctx.printed_json = ctx.json;
+    ctx.exit_code = kExitNotReproduced;
     return AbortedError(name + " was not reproduced bit for bit");
   }
   return Status::Ok();

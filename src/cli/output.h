@@ -24,6 +24,7 @@ enum ExitCode : int {
   kExitCorrupt = 6,
   kExitUnavailable = 7,
   kExitAborted = 8,  // a pipeline stage failed
+  kExitNotReproduced = 9,  // `keel model reproduce` rebuilt something different
 };
 int ExitCodeFor(StatusCode code);
 

@@ -111,6 +111,9 @@ Status Predict(Context& ctx, const PredictArgs& args) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Model> model, LoadModel(ctx, args.model));
   const runtime::Signature& s = model->signature();
   table::CsvOptions options = runtime::CsvOptionsFor(s);
+  // Kept columns that are not inputs are copied as their text ("007" and
+  // long ids stay as written).
+  for (const std::string& name : args.keep) options.declared.emplace(name, table::ColumnType::kCategorical);
   if (!args.metrics.empty()) {
     options.declared.emplace(s.target, s.task == runtime::Task::kRegression ? table::ColumnType::kNumeric
                                                                             : table::ColumnType::kCategorical);
@@ -127,6 +130,7 @@ Status Predict(Context& ctx, const PredictArgs& args) {
   KEEL_RETURN_IF_ERROR(model->Predict(features, &out));
   std::vector<runtime::MetricValue> metrics;
   if (!args.metrics.empty()) {
+    if (input.rows == 0) return InvalidArgumentError(args.input + ": no rows to score (--metrics)");
     KEEL_ASSIGN_OR_RETURN(std::vector<float> labels, runtime::TargetLabels(s, input, args.input));
     metrics = runtime::TaskMetrics(s, labels, out);
   }

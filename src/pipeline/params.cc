@@ -1,5 +1,8 @@
 #include "pipeline/params.h"
 
+#include <cstdlib>
+#include <limits>
+
 #include <yaml-cpp/yaml.h>
 
 #include "core/yaml.h"
@@ -61,6 +64,24 @@ bool ParamsFile::Select(const std::string& key, ParamValues* out) const {
     found = true;
   }
   return found;
+}
+
+Result<std::map<std::string, double>> ParseMetricsFile(std::string_view text, const std::string& file) {
+  KEEL_ASSIGN_OR_RETURN(ParamsFile parsed, ParamsFile::Parse(text, file));
+  std::map<std::string, double> out;
+  for (const auto& [key, value] : parsed.values()) {
+    if (value == "null" || value == ".nan" || value == ".NaN" || value == "NaN") {
+      out[key] = std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
+    char* end = nullptr;
+    double number = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size()) {
+      return InvalidArgumentError(file + ": '" + key + "' is '" + value + "', not a number");
+    }
+    out[key] = number;
+  }
+  return out;
 }
 
 }  // namespace keel

@@ -32,4 +32,10 @@ class ParamsFile {
   ParamValues values_;
 };
 
+// A metrics file (JSON or YAML): a mapping of numbers, nested mappings
+// flattened with '.' ("valid.auc"). `null` (an undefined metric, as
+// metrics.json writes it) and NaN read as NaN. Errors name `file` and the
+// key: "metrics.json: 'auc' is 'high', not a number".
+Result<std::map<std::string, double>> ParseMetricsFile(std::string_view text, const std::string& file);
+
 }  // namespace keel

@@ -202,19 +202,11 @@ Result<std::map<std::string, double>> PipelineService::ReadMetrics(const StageSp
     if (!text.ok() && text.status().code() == StatusCode::kNotFound) continue;  // Finish names a missing out
     if (!text.ok()) return text.status();
     // JSON is YAML: one reader for both.
-    Result<ParamsFile> metrics = ParamsFile::Parse(*text, out.path);
+    Result<std::map<std::string, double>> metrics = ParseMetricsFile(*text, out.path);
     if (!metrics.ok()) {
       return AbortedError("stage '" + stage.name + "': metrics file " + metrics.status().message());
     }
-    for (const auto& [key, value] : metrics->values()) {
-      char* end = nullptr;
-      double number = std::strtod(value.c_str(), &end);
-      if (value.empty() || end != value.c_str() + value.size()) {
-        return AbortedError("stage '" + stage.name + "': metrics file " + out.path + ": '" + key + "' is '" +
-                            value + "', not a number");
-      }
-      values[key] = number;
-    }
+    for (const auto& [key, value] : *metrics) values[key] = value;
   }
   return values;
 }

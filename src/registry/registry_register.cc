@@ -38,22 +38,6 @@ const ManifestEntry* ModelFileOf(const Manifest& manifest) {
   return only;
 }
 
-// A metrics file as the pipeline reads one: a JSON (or YAML) mapping of
-// numbers, nested mappings flattened with '.'.
-Result<std::map<std::string, double>> ParseMetricsFile(std::string_view text, const std::string& file) {
-  KEEL_ASSIGN_OR_RETURN(ParamsFile parsed, ParamsFile::Parse(text, file));
-  std::map<std::string, double> out;
-  for (const auto& [key, value] : parsed.values()) {
-    char* end = nullptr;
-    double number = std::strtod(value.c_str(), &end);
-    if (value.empty() || end != value.c_str() + value.size()) {
-      return InvalidArgumentError(file + ": '" + key + "' is '" + value + "', not a number");
-    }
-    out[key] = number;
-  }
-  return out;
-}
-
 Status CheckJson(const std::string& text, const std::string& file) {
   try {
     nlohmann::json parsed = nlohmann::json::parse(text);

@@ -94,7 +94,19 @@ Result<ReproduceReport> Reproduce(Project* project, RegistryService* registry, s
       if (in.path == was.path && in.hash == was.hash) in.data_version = was.data_version;
     }
   }
-  report.identical = !v.model_hash.empty() && v.model_hash == report.rebuilt.model_hash;
+  report.identical = v.digest == report.rebuilt.digest;
+  report.model_file_identical = !v.model_hash.empty() && v.model_hash == report.rebuilt.model_hash;
+  if (!report.identical) {
+    KEEL_ASSIGN_OR_RETURN(Manifest before, registry->Files(v));
+    KEEL_ASSIGN_OR_RETURN(Manifest after, registry->Files(report.rebuilt));
+    for (const ManifestEntry& e : before.entries()) {
+      const ManifestEntry* now = after.Find(e.path);
+      if (now == nullptr || !(*now == e)) report.differing_files.push_back(e.path);
+    }
+    for (const ManifestEntry& e : after.entries()) {
+      if (before.Find(e.path) == nullptr) report.differing_files.push_back(e.path);
+    }
+  }
   for (ComparisonRow& row : CompareVersions({v, report.rebuilt})) {
     if (row.differs && row.section != "attributes") report.differences.push_back(std::move(row));
   }

@@ -19,7 +19,9 @@ using KeelRunner = std::function<Status(const std::string& dir, const std::vecto
 struct ReproduceReport {
   ModelVersion original;
   ModelVersion rebuilt;  // its lineage, read as a registration would
-  bool identical = false;  // the model file's bytes are the same
+  bool identical = false;  // every file of the folder is the same (equal digests)
+  bool model_file_identical = false;  // the model file alone is the same
+  std::vector<std::string> differing_files;  // added, removed or changed
   std::string work_dir;    // where it was rebuilt (removed unless kept)
   // Params, metrics and data inputs that differ (CompareVersions' rows).
   std::vector<ComparisonRow> differences;

@@ -56,11 +56,24 @@ table::CsvOptions CsvOptionsFor(const Signature& signature) {
   return options;
 }
 
+// The most floats a dense feature matrix may hold (4 GiB).
+constexpr size_t kMaxFeatureValues = size_t{1} << 30;
+
 Result<FeatureMatrix> BuildFeatures(const Signature& signature, const table::Table& table,
                                     std::string_view source) {
   FeatureMatrix m;
   m.rows = table.rows;
   m.cols = signature.FeatureCount();
+  if (m.cols != 0 && m.rows > kMaxFeatureValues / m.cols) {
+    const InputColumn* widest = nullptr;
+    for (const InputColumn& in : signature.inputs) {
+      if (widest == nullptr || in.categories.size() > widest->categories.size()) widest = &in;
+    }
+    return InvalidArgumentError(std::string(source) + ": " + std::to_string(m.rows) + " rows x " +
+                                std::to_string(m.cols) + " features is too large; column '" + widest->name +
+                                "' has " + std::to_string(widest->categories.size()) +
+                                " categories (--exclude it, or use native categories)");
+  }
   m.values.resize(m.rows * m.cols);
   size_t col = 0;
   for (const InputColumn& input : signature.inputs) {
@@ -75,6 +88,14 @@ Result<FeatureMatrix> BuildFeatures(const Signature& signature, const table::Tab
           std::string(source) + ": column '" + input.name + "' is " +
           std::string(table::ColumnTypeName(column.type)) + " but the model expects it " +
           std::string(table::ColumnTypeName(input.type)));
+    }
+    if (input.type == table::ColumnType::kNumeric) {
+      for (size_t r = 0; r < table.rows; ++r) {
+        if (std::isinf(column.numbers[r])) {
+          return InvalidArgumentError(std::string(source) + ": column '" + input.name + "', data row " +
+                                      std::to_string(r + 1) + ": the value is infinite or beyond float's range");
+        }
+      }
     }
     FillColumn(input, column, signature.encoding, col, &m);
     bool expand = input.type == table::ColumnType::kCategorical &&

@@ -12,14 +12,21 @@
 namespace keel::runtime {
 namespace {
 
-Status Check(int rc, std::string_view what) {
+Status Check(int rc, std::string_view what, StatusCode code = StatusCode::kInvalidArgument) {
   if (rc == 0) return Status::Ok();
   std::string message = XGBGetLastError();
-  // XGBoost prefixes messages with "[time] file:line: "; keep its last line.
+  // Debian's libxgboost appends a stack trace; keep the message above it.
+  size_t trace = message.find("\nStack trace:");
+  if (trace != std::string::npos) message.resize(trace);
+  // Then drop the "[12:00:00] /build/src/learner.cc:123: " prefix.
+  if (!message.empty() && message[0] == '[') {
+    size_t prefix = message.find(": ", message.find(']'));
+    if (prefix != std::string::npos) message = message.substr(prefix + 2);
+  }
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   size_t newline = message.rfind('\n');
   if (newline != std::string::npos) message = message.substr(newline + 1);
-  return InvalidArgumentError(std::string(what) + ": " + message);
+  return Status(code, std::string(what) + ": " + message);
 }
 
 struct DMatrixDeleter {
@@ -183,7 +190,7 @@ Result<std::unique_ptr<Model>> LoadXGBoostModel(std::string_view model_json, Sig
   KEEL_ASSIGN_OR_RETURN(Booster booster, NewBooster(nullptr, 0));
   Status loaded = Check(
       XGBoosterLoadModelFromBuffer(booster.get(), model_json.data(), model_json.size()),
-      std::string(source));
+      std::string(source), StatusCode::kCorrupt);
   if (!loaded.ok()) return loaded;
   return std::unique_ptr<Model>(new XGBoostModel(std::move(booster), std::move(signature)));
 }

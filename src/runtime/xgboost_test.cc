@@ -91,7 +91,10 @@ TEST(XGBoostTest, ErrorsCarryXGBoostsMessage) {
 
   Result<std::unique_ptr<Model>> bad = LoadXGBoostModel("{\"not\": \"a model\"}", ToySignature(), "m.json");
   ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorrupt);
   EXPECT_EQ(bad.status().message().rfind("m.json: ", 0), 0u) << bad.status().message();
+  EXPECT_EQ(bad.status().message().find("[bt]"), std::string::npos) << bad.status().message();
+  EXPECT_EQ(bad.status().message().find("Stack trace"), std::string::npos) << bad.status().message();
 }
 
 TEST(XGBoostTest, PredictRefusesAWrongFeatureCount) {

@@ -140,16 +140,60 @@ table::CsvOptions ReadOptions(const XGBoostTrainOptions& o) {
   return options;
 }
 
-Status CheckColumns(const table::Table& t, const XGBoostTrainOptions& o) {
+// The training file's column names, from its first line, so that a
+// misspelt --target is reported as such before the whole file is read.
+Result<std::vector<std::string>> HeaderNames(Env* env, const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> file, env->OpenForRead(path));
+  std::string head(1 << 20, '\0');
+  KEEL_ASSIGN_OR_RETURN(size_t n, file->Read(head.data(), head.size()));
+  head.resize(n);
+  size_t newline = head.find('\n');
+  if (newline != std::string::npos) head.resize(newline + 1);
+  table::CsvOptions options;
+  options.missing_values.clear();
+  Result<table::Table> header = table::ParseCsv(head, path, options);
   std::vector<std::string> names;
-  for (const table::Column& c : t.columns) names.push_back(c.name);
+  if (!header.ok()) return names;  // the full read reports it
+  for (const table::Column& c : header->columns) names.push_back(c.name);
+  return names;
+}
+
+Status CheckColumns(const std::vector<std::string>& names, const XGBoostTrainOptions& o) {
   auto check = [&](const std::string& name, const char* what) -> Status {
-    if (t.ColumnIndex(name) >= 0) return Status::Ok();
+    if (names.empty() || std::find(names.begin(), names.end(), name) != names.end()) return Status::Ok();
     return InvalidArgumentError(o.train_path + ": no column '" + name + "' (" + what + ")" +
                                 DidYouMean(name, names));
   };
   KEEL_RETURN_IF_ERROR(check(o.target, "--target"));
   for (const std::string& c : o.exclude) KEEL_RETURN_IF_ERROR(check(c, "--exclude"));
+  for (const std::string& c : o.categorical_columns) KEEL_RETURN_IF_ERROR(check(c, "--categorical-column"));
+  return Status::Ok();
+}
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// signature.json is JSON, so every name and category must be UTF-8.
+Status CheckUtf8(const table::Table& t, const std::string& path) {
+  for (const table::Column& c : t.columns) {
+    if (!IsValidUtf8(c.name)) return InvalidArgumentError(path + ": a column name is not valid UTF-8");
+    for (const std::string& category : c.categories) {
+      if (!IsValidUtf8(category)) {
+        return InvalidArgumentError(path + ": column '" + c.name + "': a value is not valid UTF-8 "
+                                    "(convert the file to UTF-8, e.g. with iconv)");
+      }
+    }
+  }
   return Status::Ok();
 }
 
@@ -262,8 +306,10 @@ std::vector<std::string> FeatureNames(const Signature& s, std::vector<bool>* cat
 }  // namespace
 
 Result<TrainReport> TrainXGBoostModel(Env* env, const XGBoostTrainOptions& o) {
+  KEEL_ASSIGN_OR_RETURN(std::vector<std::string> names, HeaderNames(env, o.train_path));
+  KEEL_RETURN_IF_ERROR(CheckColumns(names, o));
   KEEL_ASSIGN_OR_RETURN(table::Table t, table::ReadCsv(o.train_path, ReadOptions(o)));
-  KEEL_RETURN_IF_ERROR(CheckColumns(t, o));
+  KEEL_RETURN_IF_ERROR(CheckUtf8(t, o.train_path));
   if (t.rows == 0) return InvalidArgumentError(o.train_path + ": no rows");
   KEEL_ASSIGN_OR_RETURN(Signature s, MakeSignature(t, o));
   KEEL_ASSIGN_OR_RETURN(XGBoostParams params, LoadParams(env, o, s.classes.size()));
@@ -302,14 +348,18 @@ Result<TrainReport> TrainXGBoostModel(Env* env, const XGBoostTrainOptions& o) {
   report.params = params.params;
   report.metrics = runtime::TaskMetrics(s, valid.labels, predictions);
 
+  // Everything is computed before anything is written, and the file
+  // outside the folder first, so a failure leaves the folder as it was
+  // unless the disk itself fails midway.
+  std::string signature = runtime::SignatureToJson(s);
+  std::string metrics = runtime::MetricsToJson(report.metrics);
+  std::string profile = monitor::ProfileToJson(monitor::ProfileTable(t));
+  if (!o.metrics_path.empty()) KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.metrics_path, metrics));
   KEEL_RETURN_IF_ERROR(CreateDirs(env, o.out_dir));
   KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/model.json", model_json));
-  KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/signature.json", runtime::SignatureToJson(s)));
-  std::string metrics = runtime::MetricsToJson(report.metrics);
+  KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/signature.json", signature));
   KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/metrics.json", metrics));
-  if (!o.metrics_path.empty()) KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.metrics_path, metrics));
-  KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/profile.json",
-                                       monitor::ProfileToJson(monitor::ProfileTable(t))));
+  KEEL_RETURN_IF_ERROR(WriteFileAtomic(env, o.out_dir + "/profile.json", profile));
   return report;
 }
 

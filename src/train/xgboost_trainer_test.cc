@@ -109,6 +109,17 @@ TEST_F(XGBoostTrainerTest, MissingTargetValuesAreAnError) {
   EXPECT_FALSE(Exists(env_, dir_ + "/model"));
 }
 
+TEST_F(XGBoostTrainerTest, TextThatIsNotUtf8IsRefused) {
+  Write("t.csv", "x,city,y\n1,Z\xfcrich,a\n2,Bern,b\n3,Bern,a\n4,Bern,b\n");
+  XGBoostTrainOptions o = Options("t.csv");
+  o.target = "y";
+  Result<TrainReport> r = TrainXGBoostModel(env_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("column 'city': a value is not valid UTF-8"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(Exists(env_, dir_ + "/model"));
+}
+
 TEST_F(XGBoostTrainerTest, ValidationClassesMustBeKnown) {
   Write("t.csv", "x,y\n1,a\n2,b\n3,a\n4,b\n");
   Write("v.csv", "x,y\n1,a\n2,c\n");

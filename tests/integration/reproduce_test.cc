@@ -81,6 +81,8 @@ TEST_F(ReproduceTest, ExampleRegistersAndReproducesBitForBit) {
     nlohmann::json r = RunKeelJson(dir_.path(), {"--json", "model", "reproduce", id});
     EXPECT_EQ(r["identical"], true) << r.dump(2);
     EXPECT_EQ(r["rebuilt_hash"], r["registered_hash"]);
+    EXPECT_EQ(r["rebuilt_digest"], r["digest"]);
+    EXPECT_EQ(r["model_file_identical"], true);
     EXPECT_TRUE(r["differences"].empty()) << r.dump(2);
   }
   // Nothing of the rebuild is left behind, and the project is untouched.
@@ -99,9 +101,11 @@ TEST_F(ReproduceTest, ADirtyRegistrationIsReportedWithWhatDiffers) {
   WriteFile(dir_ / "params.yaml", p);
   ASSERT_EQ(Keel({"run"}).exit_code, 0);
   RunResult r = Keel({"model", "reproduce", "census@2"});
-  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
   EXPECT_TRUE(Contains(r.err, "census@2 was registered from a work tree with uncommitted changes")) << r.err;
   EXPECT_TRUE(Contains(r.out, "census@2 NOT reproduced")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "model file model.json: differs")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "file metrics.json: differs")) << r.out;
   EXPECT_TRUE(Contains(r.out, "params train.max_depth: registered 3, rebuilt 5")) << r.out;
   EXPECT_TRUE(Contains(r.out, "metrics auc: registered ")) << r.out;
 }

@@ -263,6 +263,16 @@ TEST_F(TrainTest, PredictAppliesTheSignatureAndReportsBadInput) {
   std::string kept = ReadFile(dir_ / "kept.csv");
   EXPECT_EQ(kept.substr(0, kept.find('\n')), "age,native_country,probability,prediction");
   EXPECT_TRUE(Contains(kept, "\n25,Mars,")) << kept;
+  // An id column that is no input is copied as written, digits and zeros.
+  WriteFile(dir_ / "ids.csv", "id," + header + "\n1234567891,"  + row1 + "\n007," + row2 + "\n");
+  ASSERT_EQ(Keel({"predict", "model", "--input", "ids.csv", "--out", "ids-out.csv", "--keep", "id"}).exit_code, 0);
+  kept = ReadFile(dir_ / "ids-out.csv");
+  EXPECT_TRUE(Contains(kept, "\n1234567891,")) << kept;
+  EXPECT_TRUE(Contains(kept, "\n007,")) << kept;
+  WriteFile(dir_ / "empty.csv", header + "\n");
+  p = Keel({"predict", "model", "--input", "empty.csv", "--out", "e.csv", "--metrics", "m.json"});
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_TRUE(Contains(p.err, "empty.csv: no rows to score")) << p.err;
 
   WriteFile(dir_ / "noage.csv", "workclass,income\nPrivate,<=50K\n");
   WriteFile(dir_ / "badage.csv", header + "\n" + "x" + row2.substr(row2.find(',')) + "\n");
