@@ -30,6 +30,7 @@ std::vector<int32_t> CategoryMap(const InputColumn& input, const table::Column& 
 // Writes one input column into features [col, col + width) of every row.
 void FillColumn(const InputColumn& input, const table::Column& column, CategoricalEncoding encoding,
                 size_t col, FeatureMatrix* m) {
+  if (m->rows == 0) return;  // no values: data() may be null
   float* out = m->values.data() + col;
   if (input.type == table::ColumnType::kNumeric) {
     for (size_t r = 0; r < m->rows; ++r, out += m->cols) *out = column.numbers[r];

@@ -66,6 +66,20 @@ TEST(FeaturesTest, MissingOrMistypedColumnsAreErrors) {
   EXPECT_EQ(m.status().message(), "x.csv: column 'age' is categorical but the model expects it numeric");
 }
 
+TEST(FeaturesTest, NoRowsGiveAnEmptyMatrix) {
+  table::Table t = Scored();
+  t.rows = 0;
+  for (Column& c : t.columns) {
+    c.numbers.clear();
+    c.codes.clear();
+  }
+  Result<FeatureMatrix> m = BuildFeatures(TwoInputs(CategoricalEncoding::kOneHot), t, "x.csv");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->rows, 0u);
+  EXPECT_EQ(m->cols, 3u);
+  EXPECT_TRUE(m->values.empty());
+}
+
 TEST(FeaturesTest, CsvOptionsDeclareTheInputs) {
   table::CsvOptions o = CsvOptionsFor(TwoInputs(CategoricalEncoding::kNative));
   EXPECT_EQ(o.declared.at("age"), ColumnType::kNumeric);
