@@ -1,5 +1,6 @@
 #include "runtime/model.h"
 
+#include "runtime/tree_model.h"
 #include "runtime/xgboost.h"
 
 namespace keel::runtime {
@@ -9,10 +10,26 @@ size_t Model::OutputWidth() const {
   return s.task == Task::kMulticlass ? s.classes.size() : 1;
 }
 
-Result<std::unique_ptr<Model>> LoadModelFiles(std::string_view model_json, std::string_view signature_json,
+Status Model::Predict(const FeatureMatrix& features, std::vector<float>* out) const {
+  if (features.cols != signature().FeatureCount()) {
+    return InvalidArgumentError("expected " + std::to_string(signature().FeatureCount()) +
+                                " features, got " + std::to_string(features.cols));
+  }
+  out->resize(features.rows * OutputWidth());
+  return PredictInto(features.values, features.rows, *out);
+}
+
+Result<std::unique_ptr<Model>> LoadModelFiles(std::string_view model_json,
+                                              std::string_view signature_json,
                                               const std::string& source) {
-  KEEL_ASSIGN_OR_RETURN(Signature signature, SignatureFromJson(signature_json, source + "/signature.json"));
-  return LoadXGBoostModel(model_json, std::move(signature), source + "/model.json");
+  KEEL_ASSIGN_OR_RETURN(Signature signature,
+                        SignatureFromJson(signature_json, source + "/signature.json"));
+  std::string model_file = source + "/model.json";
+  Result<std::unique_ptr<Model>> native = LoadTreeModel(model_json, signature, model_file);
+  // kFailedPrecondition: a valid model the tree runtime does not cover
+  // (dart, gblinear, another objective); XGBoost's predictor serves it.
+  if (native.ok() || native.status().code() != StatusCode::kFailedPrecondition) return native;
+  return LoadXGBoostModel(model_json, std::move(signature), model_file);
 }
 
 Result<std::unique_ptr<Model>> LoadModelDir(Env* env, const std::string& dir) {

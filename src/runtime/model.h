@@ -2,7 +2,9 @@
 // and prediction on a batch of rows.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,19 +22,35 @@ class Model {
 
   virtual const Signature& signature() const = 0;
 
-  // The number of floats Predict writes per row: the number of classes for
-  // multiclass, else 1 (binary: P(positive class); regression: the value).
+  // Which evaluator predicts: "keel-trees" (keel's own tree runtime,
+  // tree_model.h) or "xgboost" (XGBoost's predictor, xgboost.h).
+  virtual std::string_view Backend() const = 0;
+
+  // The number of floats a prediction has per row: the number of classes for
+  // multiclass (probabilities), else 1 (binary: P(positive class);
+  // regression: the value).
   size_t OutputWidth() const;
 
-  // Predicts every row of `features` (signature().FeatureCount() columns)
-  // into `out` (resized to rows x OutputWidth()).
+  // Predicts `rows` rows of `features` (rows x signature().FeatureCount()
+  // floats, row-major, NaN for a missing value) into `out` (rows x
+  // OutputWidth() floats, row-major). Errors (kInvalidArgument) when a span's
+  // size does not match `rows`; `out` is then unspecified.
   // Thread-safe: concurrent calls on one Model are allowed.
-  virtual Status Predict(const FeatureMatrix& features, std::vector<float>* out) const = 0;
+  virtual Status PredictInto(std::span<const float> features, size_t rows,
+                             std::span<float> out) const = 0;
+
+  // PredictInto on a FeatureMatrix, resizing `out` to rows x OutputWidth().
+  // Errors (kInvalidArgument) when features.cols is not the signature's
+  // feature count.
+  Status Predict(const FeatureMatrix& features, std::vector<float>* out) const;
 };
 
 // Loads a model from the contents of its model.json and signature.json;
-// errors name `source` (a folder or a model ID) and the file.
-Result<std::unique_ptr<Model>> LoadModelFiles(std::string_view model_json, std::string_view signature_json,
+// errors name `source` (a folder or a model ID) and the file. keel's tree
+// runtime evaluates the model when it covers it (LoadTreeModel), else
+// XGBoost's predictor does; Backend() tells which.
+Result<std::unique_ptr<Model>> LoadModelFiles(std::string_view model_json,
+                                              std::string_view signature_json,
                                               const std::string& source);
 
 // Loads the model stored in `dir` (model.json and signature.json, as

@@ -4,10 +4,13 @@
 
 #include <xgboost/c_api.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace keel::runtime {
 namespace {
@@ -109,13 +112,21 @@ class XGBoostModel : public Model {
       : booster_(std::move(booster)), signature_(std::move(signature)) {}
 
   const Signature& signature() const override { return signature_; }
+  std::string_view Backend() const override { return "xgboost"; }
 
-  Status Predict(const FeatureMatrix& features, std::vector<float>* out) const override {
-    if (features.cols != signature_.FeatureCount()) {
-      return InvalidArgumentError("expected " + std::to_string(signature_.FeatureCount()) +
-                                  " features, got " + std::to_string(features.cols));
+  Status PredictInto(std::span<const float> features, size_t rows, std::span<float> out) const override {
+    size_t cols = signature_.FeatureCount();
+    if (features.size() != rows * cols || out.size() != rows * OutputWidth()) {
+      return InvalidArgumentError("predict: " + std::to_string(features.size()) + " features and " +
+                                  std::to_string(out.size()) + " outputs for " + std::to_string(rows) +
+                                  " rows of " + std::to_string(cols) + " features");
     }
-    KEEL_ASSIGN_OR_RETURN(DMatrix matrix, MakeDMatrix(features, {}, nullptr));
+    if (rows == 0) return Status::Ok();
+    DMatrixHandle handle = nullptr;
+    KEEL_RETURN_IF_ERROR(Check(XGDMatrixCreateFromMat(features.data(), rows, cols,
+                                                      std::numeric_limits<float>::quiet_NaN(), &handle),
+                               "XGBoost DMatrix"));
+    DMatrix matrix(handle);
     // The result buffer belongs to the booster until its next call.
     std::lock_guard<std::mutex> lock(mu_);
     const bst_ulong* shape = nullptr;
@@ -129,12 +140,11 @@ class XGBoostModel : public Model {
         "XGBoost predict"));
     size_t n = 1;
     for (bst_ulong d = 0; d < dims; ++d) n *= shape[d];
-    if (n != features.rows * OutputWidth()) {
-      return InternalError("XGBoost predict: " + std::to_string(n) + " values for " +
-                           std::to_string(features.rows) + " rows; does model.json match "
-                           "signature.json?");
+    if (n != out.size()) {
+      return InternalError("XGBoost predict: " + std::to_string(n) + " values for " + std::to_string(rows) +
+                           " rows; does model.json match signature.json?");
     }
-    out->assign(result, result + n);
+    std::copy(result, result + n, out.begin());
     return Status::Ok();
   }
 
@@ -143,6 +153,22 @@ class XGBoostModel : public Model {
   Signature signature_;
   mutable std::mutex mu_;  // guards booster_'s prediction buffer
 };
+
+// multi:softmax predicts class indices; the Model contract is probabilities
+// per class, which the same trees give under multi:softprob.
+Status PredictProbabilities(BoosterHandle booster, std::string_view source) {
+  bst_ulong length = 0;
+  const char* config = nullptr;
+  KEEL_RETURN_IF_ERROR(Check(XGBoosterSaveJsonConfig(booster, &length, &config), std::string(source)));
+  nlohmann::json parsed = nlohmann::json::parse(std::string_view(config, length), nullptr, false);
+  const nlohmann::json* name = nullptr;
+  if (!parsed.is_discarded()) {
+    nlohmann::json::json_pointer pointer("/learner/objective/name");
+    if (parsed.contains(pointer)) name = &parsed.at(pointer);
+  }
+  if (name == nullptr || *name != "multi:softmax") return Status::Ok();
+  return Check(XGBoosterSetParam(booster, "objective", "multi:softprob"), std::string(source));
+}
 
 }  // namespace
 
@@ -192,6 +218,7 @@ Result<std::unique_ptr<Model>> LoadXGBoostModel(std::string_view model_json, Sig
       XGBoosterLoadModelFromBuffer(booster.get(), model_json.data(), model_json.size()),
       std::string(source), StatusCode::kCorrupt);
   if (!loaded.ok()) return loaded;
+  KEEL_RETURN_IF_ERROR(PredictProbabilities(booster.get(), source));
   return std::unique_ptr<Model>(new XGBoostModel(std::move(booster), std::move(signature)));
 }
 

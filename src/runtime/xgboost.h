@@ -41,8 +41,10 @@ Result<std::string> TrainXGBoost(const FeatureMatrix& train, std::span<const flo
                                  const FeatureMatrix& valid, std::span<const float> valid_labels,
                                  const XGBoostTraining& training);
 
-// A Model predicting with XGBoost's predictor from the model JSON.
-// Errors name `source` (the model file) with XGBoost's message.
+// A Model predicting with XGBoost's predictor from the model JSON; its
+// Backend() is "xgboost". A multi:softmax model predicts probabilities per
+// class, as multi:softprob would. Errors (kCorrupt) name `source` (the model
+// file) with XGBoost's message.
 Result<std::unique_ptr<Model>> LoadXGBoostModel(std::string_view model_json, Signature signature,
                                                 std::string_view source);
 
