@@ -22,5 +22,7 @@ void RegisterPredictCommand(CLI::App& app, Context& ctx);
 void RegisterModelCommands(CLI::App& app, Context& ctx);
 // `keel model reproduce`, a subcommand of `model`.
 void RegisterModelReproduceCommand(CLI::App* model, Context& ctx);
+// `keel serve`.
+void RegisterServeCommand(CLI::App& app, Context& ctx);
 
 }  // namespace keel::cli

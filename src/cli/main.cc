@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   RegisterTrackingCommands(app, ctx);
   RegisterTrainCommands(app, ctx);
   RegisterModelCommands(app, ctx);
+  RegisterServeCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

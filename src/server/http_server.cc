@@ -1,0 +1,306 @@
+#include "server/http_server.h"
+
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace keel::server {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+constexpr size_t kHeaderLimit = 64 << 10;
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Content-Length: 39\r\n\r\n{\"error\": \"too many open connections\"}\n";
+
+std::string ErrorJson(std::string_view message) {
+  std::string body = "{\"error\": \"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') body.push_back('\\');
+    body.push_back(c >= 0 && c < 0x20 ? ' ' : c);
+  }
+  return body + "\"}";
+}
+
+}  // namespace
+
+class Session;
+
+// One per I/O thread: the thread's io_context and its open sessions (only
+// ever touched on that thread).
+struct IoThread {
+  net::io_context context{1};
+  std::unordered_set<Session*> sessions;
+};
+
+struct HttpServer::Impl {
+  Impl(HttpServerOptions o, HttpHandler* h) : options(std::move(o)), handler(h) {}
+
+  void Accept();
+  void OnAccepted(tcp::socket socket);
+  void Drain();
+  void SessionClosed();
+
+  HttpServerOptions options;
+  HttpHandler* handler;
+  std::vector<std::unique_ptr<IoThread>> threads;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> drain_timer;
+  size_t next_thread = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> open{0};
+  std::atomic<uint64_t> refused{0};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl* server, IoThread* thread)
+      : stream_(std::move(socket)), server_(server), thread_(thread) {}
+
+  ~Session() {
+    thread_->sessions.erase(this);
+    Close();
+  }
+
+  void Start() {
+    thread_->sessions.insert(this);
+    stream_.socket().set_option(tcp::no_delay(true));
+    WaitForRequest();
+  }
+
+  // The server is stopping: a connection between requests closes now, one
+  // with a request in flight after answering it.
+  void OnStop() {
+    if (!busy_) Close();
+  }
+
+ private:
+  const HttpServerOptions& options() const { return server_->options; }
+
+  void WaitForRequest() {
+    busy_ = false;
+    if (server_->stopping.load()) return Close();
+    if (buffer_.size() > 0) return ReadHeader();
+    stream_.expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    busy_ = true;
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(options().max_body);
+    stream_.expires_after(options().header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnHeader(ec);
+    });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    const auto& header = parser_->get();
+    if (parser_->content_length() && *parser_->content_length() > options().max_body) {
+      return RespondError(413, "request body of " + std::to_string(*parser_->content_length()) +
+                                   " bytes is over the limit of " + std::to_string(options().max_body) +
+                                   " bytes (--max-body)");
+    }
+    if (parser_->is_done()) return OnRequest();
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(options().body_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->OnReadError(ec);
+      self->OnRequest();
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return RespondError(413, "request body is over the limit of " + std::to_string(options().max_body) +
+                                   " bytes (--max-body)");
+    }
+    if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return RespondError(400, "malformed HTTP request: " + ec.message());
+    }
+    Close();  // the client went away, or timed out
+  }
+
+  void OnRequest() {
+    const auto& message = parser_->get();
+    const HttpRequest request{std::string_view(message.method_string().data(), message.method_string().size()),
+                              std::string_view(message.target().data(), message.target().size()), message.body()};
+    out_.status = 200;
+    out_.content_type = "application/json";
+    out_.body.clear();
+    server_->handler->Handle(request, &out_);
+    Respond(message.keep_alive() && !server_->stopping.load());
+  }
+
+  void RespondError(int status, const std::string& message) {
+    out_.status = status;
+    out_.content_type = "application/json";
+    out_.body = ErrorJson(message);
+    Respond(/*keep_alive=*/false);
+  }
+
+  void Respond(bool keep_alive) {
+    response_.result(static_cast<unsigned>(out_.status));
+    response_.version(11);
+    response_.set(http::field::content_type, out_.content_type);
+    std::swap(response_.body(), out_.body);
+    response_.keep_alive(keep_alive);
+    response_.prepare_payload();
+    stream_.expires_after(options().body_timeout);
+    http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      std::swap(self->response_.body(), self->out_.body);
+      if (ec || !keep_alive) return self->Close();
+      self->WaitForRequest();
+    });
+  }
+
+  // The connection no longer counts as open from here on, before the client
+  // can see it closed.
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    server_->SessionClosed();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  HttpResponse out_;
+  HttpServer::Impl* server_;
+  IoThread* thread_;
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
+void HttpServer::Impl::Accept() {
+  IoThread& target = *threads[next_thread];
+  next_thread = (next_thread + 1) % threads.size();
+  acceptor->async_accept(target.context, [this, &target](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || stopping.load()) return;
+    if (!ec) {
+      if (static_cast<size_t>(open.load()) >= options.max_connections) {
+        refused.fetch_add(1);
+        beast::error_code ignored;
+        net::write(socket, net::buffer(kTooManyConnections.data(), kTooManyConnections.size()), ignored);
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+      } else {
+        open.fetch_add(1);
+        net::post(target.context, [this, &target, s = std::move(socket)]() mutable {
+          std::make_shared<Session>(std::move(s), this, &target)->Start();
+        });
+      }
+    }
+    Accept();
+  });
+}
+
+void HttpServer::Impl::SessionClosed() {
+  if (open.fetch_sub(1) == 1 && stopping.load()) {
+    net::post(threads[0]->context, [this] {
+      if (drain_timer) drain_timer->cancel();
+    });
+  }
+}
+
+void HttpServer::Impl::Drain() {
+  beast::error_code ignored;
+  acceptor->close(ignored);
+  for (auto& thread : threads) {
+    net::post(thread->context, [t = thread.get()] {
+      std::vector<Session*> sessions(t->sessions.begin(), t->sessions.end());
+      for (Session* session : sessions) session->OnStop();
+    });
+  }
+  drain_timer.emplace(threads[0]->context, options.drain_timeout);
+  drain_timer->async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: every connection closed in time
+    for (auto& thread : threads) thread->context.stop();
+  });
+  if (open.load() == 0) drain_timer->cancel();
+  work.clear();
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler* handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {
+  int count = impl_->options.threads > 0 ? impl_->options.threads
+                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < count; ++i) {
+    impl_->threads.push_back(std::make_unique<IoThread>());
+    impl_->work.push_back(net::make_work_guard(impl_->threads.back()->context));
+  }
+}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Listen() {
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(impl_->options.host, ec);
+  if (ec) return InvalidArgumentError("--host '" + impl_->options.host + "' is not an IP address");
+  const tcp::endpoint endpoint(address, impl_->options.port);
+  const std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
+  tcp::acceptor& acceptor = impl_->acceptor.emplace(impl_->threads[0]->context);
+  if (acceptor.open(endpoint.protocol(), ec); ec) return UnavailableError("cannot listen on " + where + ": " + ec.message());
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (acceptor.bind(endpoint, ec); ec) return UnavailableError("cannot listen on " + where + ": " + ec.message());
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
+    return UnavailableError("cannot listen on " + where + ": " + ec.message());
+  }
+  impl_->Accept();
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0; }
+
+void HttpServer::Run() {
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < impl_->threads.size(); ++i) {
+    others.emplace_back([context = &impl_->threads[i]->context] { context->run(); });
+  }
+  impl_->threads[0]->context.run();
+  for (std::thread& t : others) t.join();
+}
+
+void HttpServer::Stop() {
+  if (impl_->stopping.exchange(true)) return;
+  net::post(impl_->threads[0]->context, [impl = impl_.get()] { impl->Drain(); });
+}
+
+int64_t HttpServer::open_connections() const { return impl_->open.load(); }
+uint64_t HttpServer::refused_connections() const { return impl_->refused.load(); }
+
+}  // namespace keel::server

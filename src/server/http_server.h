@@ -1,0 +1,84 @@
+// keel's HTTP/1.1 server: Boost.Beast, asynchronous, one I/O thread per core,
+// keep-alive, header and body timeouts, a cap on connections and on body
+// size, and a graceful stop that lets in-flight requests finish. It knows
+// nothing of what it serves: a Handler turns each request into a response.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace keel::server {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see HttpServer::port())
+  int threads = 0;       // I/O threads; 0: one per core
+  uint64_t max_body = 64ull << 20;
+  size_t max_connections = 10000;
+  // A connection with no request started is closed after idle_timeout; a
+  // request's header must arrive within header_timeout of its first byte,
+  // its body within body_timeout after the header.
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  // How long Stop() lets in-flight requests finish before closing them.
+  std::chrono::milliseconds drain_timeout{30000};
+};
+
+struct HttpRequest {
+  std::string_view method;  // "GET"
+  std::string_view target;  // "/v2/models/census/infer?x=1"
+  std::string_view body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;  // its capacity is kept from one request to the next
+};
+
+// Called on an I/O thread; must be thread-safe across connections. A
+// connection's requests are handled one at a time, in order, on one thread.
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  virtual void Handle(const HttpRequest& request, HttpResponse* response) = 0;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler* handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens. kUnavailable names the address when it is taken.
+  Status Listen();
+  // The bound port (after Listen).
+  uint16_t port() const;
+
+  // Serves until Stop() has drained every connection. REQUIRES: Listen().
+  void Run();
+
+  // Stops accepting, closes idle connections and lets requests in flight
+  // finish (up to drain_timeout). Safe from any thread and from a signal
+  // handler's io callback; idempotent.
+  void Stop();
+
+  // Open connections, and connections refused at the cap, for /metrics.
+  int64_t open_connections() const;
+  uint64_t refused_connections() const;
+
+  struct Impl;  // shared with the connections in http_server.cc
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel::server
