@@ -2,6 +2,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <sys/resource.h>
+
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <iostream>
@@ -30,6 +33,9 @@ struct ServeArgs {
   double idle_timeout = 60;
   double header_timeout = 10;
   double body_timeout = 30;
+  double drain_timeout = 30;
+  size_t max_batch_size = 0;
+  int64_t max_batch_delay_us = 0;
   std::string access_log;
   double access_log_sample = 1.0;
 };
@@ -37,7 +43,7 @@ struct ServeArgs {
 // Versions come from the project's registry.
 class RegistrySource : public serving::ModelSource {
  public:
-  explicit RegistrySource(Registry registry) : registry_(std::move(registry)) {}
+  RegistrySource(Registry registry, serving::BatchOptions batch) : registry_(std::move(registry)), batch_(batch) {}
 
   Result<std::string> Resolve(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -52,12 +58,14 @@ class RegistrySource : public serving::ModelSource {
     KEEL_ASSIGN_OR_RETURN(std::string signature_json, registry_.service->ReadFile(version, "signature.json"));
     KEEL_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Model> model,
                           runtime::LoadModelFiles(model_json, signature_json, resolved_id));
-    return std::make_unique<serving::ServedModel>(version.model, std::to_string(version.version), std::move(model));
+    return std::make_unique<serving::ServedModel>(version.model, std::to_string(version.version), std::move(model),
+                                                  batch_);
   }
 
  private:
   std::mutex mu_;
   Registry registry_;
+  const serving::BatchOptions batch_;
 };
 
 std::chrono::milliseconds Millis(double seconds) {
@@ -74,6 +82,7 @@ server::HttpServerOptions ServerOptions(const ServeArgs& args) {
   o.idle_timeout = Millis(args.idle_timeout);
   o.header_timeout = Millis(args.header_timeout);
   o.body_timeout = Millis(args.body_timeout);
+  o.drain_timeout = Millis(args.drain_timeout);
   return o;
 }
 
@@ -88,6 +97,7 @@ class SignalThread {
     thread_ = std::thread([this] { Loop(); });
   }
   ~SignalThread() {
+    ending_.store(true);
     pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
@@ -109,21 +119,36 @@ class SignalThread {
     const sigset_t set = Set();
     for (;;) {
       int signal = 0;
-      if (sigwait(&set, &signal) != 0 || signal == SIGUSR1) return;
+      if (sigwait(&set, &signal) != 0) return;
+      if (signal == SIGUSR1) {
+        if (ending_.load()) return;
+        continue;  // not ours: someone else's kill -USR1
+      }
       if (signal == SIGHUP) {
         on_hangup_();
         continue;
       }
+      server_->Stop();
       std::cerr << "keel serve: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ": finishing requests in flight, then stopping" << std::endl;
-      server_->Stop();
     }
   }
 
   server::HttpServer* server_;
   std::function<void()> on_hangup_;
+  std::atomic<bool> ending_{false};
   std::thread thread_;
 };
+
+// Each connection is a file descriptor: allow as many as the hard limit does
+// (Debian's soft default of 1024 is below --max-connections' default).
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 std::string Describe(const serving::Route& route) {
   std::string text = route.primary->id() + " (" + std::string(route.primary->model->Backend()) + ")";
@@ -181,7 +206,12 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   // The file is checked before the server starts, so a typo fails at once.
   if (deploy_file.enabled()) KEEL_RETURN_IF_ERROR(deploy_file.Read().status());
   KEEL_ASSIGN_OR_RETURN(Registry registry, OpenRegistry(ctx));
-  RegistrySource source(std::move(registry));
+  if (args.max_batch_delay_us < 0) return InvalidArgumentError("--max-batch-delay-us must not be negative");
+  if (args.max_batch_delay_us > 0 && args.max_batch_size == 0) {
+    return InvalidArgumentError("--max-batch-delay-us needs --max-batch-size (the most rows one predict call takes)");
+  }
+  RegistrySource source(std::move(registry),
+                        {args.max_batch_size, std::chrono::microseconds(args.max_batch_delay_us)});
   serving::Deployments deployments(&source);
   std::unique_ptr<server::AccessLog> access_log;
   if (!args.access_log.empty()) {
@@ -195,6 +225,7 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   server::HttpServer http(ServerOptions(args), &router);
   state.http = &http;
 
+  RaiseOpenFileLimit();
   SignalThread::BlockSignals();
   KEEL_RETURN_IF_ERROR(http.Listen());
   std::cout << "keel serve: listening on http://" << args.host << ":" << http.port() << std::endl;
@@ -264,6 +295,15 @@ void RegisterServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--header-timeout", args->header_timeout, "seconds to receive a request's header")
       ->capture_default_str();
   cmd->add_option("--body-timeout", args->body_timeout, "seconds to receive a request's body after its header")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", args->drain_timeout,
+                  "seconds SIGTERM waits for requests in flight before closing their connections")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-size", args->max_batch_size,
+                  "merge concurrent requests of a model into predict calls of at most this many rows (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-delay-us", args->max_batch_delay_us,
+                  "how long a request may wait for others to join its batch, in microseconds")
       ->capture_default_str();
   cmd->add_option("--access-log", args->access_log, "append one line per request to this file (-: stderr)");
   cmd->add_option("--access-log-sample", args->access_log_sample, "the share of requests logged, in (0, 1]")

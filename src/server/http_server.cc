@@ -38,8 +38,10 @@ class Session;
 // One per I/O thread: the thread's io_context and its open sessions (only
 // ever touched on that thread).
 struct IoThread {
-  net::io_context context{1};
+  // Declared first, destroyed last: sessions still held by handlers the
+  // context destroys unregister themselves from the set.
   std::unordered_set<Session*> sessions;
+  net::io_context context{1};
 };
 
 struct HttpServer::Impl {
@@ -56,13 +58,14 @@ struct HttpServer::Impl {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> drain_timer;
+  std::optional<net::steady_timer> accept_retry;
   size_t next_thread = 0;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> open{0};
   std::atomic<uint64_t> refused{0};
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, public Deferral {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server, IoThread* thread)
       : stream_(std::move(socket)), server_(server), thread_(thread) {}
@@ -74,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() {
     thread_->sessions.insert(this);
-    stream_.socket().set_option(tcp::no_delay(true));
+    beast::error_code ignored;
+    stream_.socket().set_option(tcp::no_delay(true), ignored);
     WaitForRequest();
   }
 
@@ -83,6 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnStop() {
     if (!busy_) Close();
   }
+  // The drain timed out: close whatever state the connection is in.
+  void ForceClose() { Close(); }
 
  private:
   const HttpServerOptions& options() const { return server_->options; }
@@ -152,6 +158,20 @@ class Session : public std::enable_shared_from_this<Session> {
     Close();  // the client went away, or timed out
   }
 
+  std::function<void()> Defer() override {
+    deferred_ = true;
+    // The I/O thread must not run out of work while the answer is pending
+    // (a graceful stop would otherwise end it and lose the answer).
+    auto work = std::make_shared<net::executor_work_guard<net::io_context::executor_type>>(
+        net::make_work_guard(thread_->context));
+    return [self = shared_from_this(), work] {
+      net::post(self->thread_->context, [self, work] {
+        self->deferred_ = false;
+        self->Respond(self->parser_->get().keep_alive() && !self->server_->stopping.load());
+      });
+    };
+  }
+
   void OnRequest() {
     const auto& message = parser_->get();
     const HttpRequest request{std::string_view(message.method_string().data(), message.method_string().size()),
@@ -159,7 +179,8 @@ class Session : public std::enable_shared_from_this<Session> {
     out_.status = 200;
     out_.content_type = "application/json";
     out_.body.clear();
-    server_->handler->Handle(request, &out_);
+    server_->handler->Handle(request, &out_, this);
+    if (deferred_) return;  // Defer()'s function responds
     Respond(message.keep_alive() && !server_->stopping.load());
   }
 
@@ -205,6 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
   IoThread* thread_;
   bool busy_ = false;
   bool closed_ = false;
+  bool deferred_ = false;
 };
 
 void HttpServer::Impl::Accept() {
@@ -212,18 +234,25 @@ void HttpServer::Impl::Accept() {
   next_thread = (next_thread + 1) % threads.size();
   acceptor->async_accept(target.context, [this, &target](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || stopping.load()) return;
-    if (!ec) {
-      if (static_cast<size_t>(open.load()) >= options.max_connections) {
-        refused.fetch_add(1);
-        beast::error_code ignored;
-        net::write(socket, net::buffer(kTooManyConnections.data(), kTooManyConnections.size()), ignored);
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-      } else {
-        open.fetch_add(1);
-        net::post(target.context, [this, &target, s = std::move(socket)]() mutable {
-          std::make_shared<Session>(std::move(s), this, &target)->Start();
-        });
-      }
+    if (ec) {
+      // Out of file descriptors, most likely: try again shortly rather than
+      // spinning on the same error.
+      accept_retry.emplace(threads[0]->context, std::chrono::milliseconds(50));
+      accept_retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping.load()) Accept();
+      });
+      return;
+    }
+    if (static_cast<size_t>(open.load()) >= options.max_connections) {
+      refused.fetch_add(1);
+      beast::error_code ignored;
+      net::write(socket, net::buffer(kTooManyConnections.data(), kTooManyConnections.size()), ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+    } else {
+      open.fetch_add(1);
+      net::post(target.context, [this, &target, s = std::move(socket)]() mutable {
+        std::make_shared<Session>(std::move(s), this, &target)->Start();
+      });
     }
     Accept();
   });
@@ -240,6 +269,7 @@ void HttpServer::Impl::SessionClosed() {
 void HttpServer::Impl::Drain() {
   beast::error_code ignored;
   acceptor->close(ignored);
+  if (accept_retry) accept_retry->cancel();
   for (auto& thread : threads) {
     net::post(thread->context, [t = thread.get()] {
       std::vector<Session*> sessions(t->sessions.begin(), t->sessions.end());
@@ -249,7 +279,14 @@ void HttpServer::Impl::Drain() {
   drain_timer.emplace(threads[0]->context, options.drain_timeout);
   drain_timer->async_wait([this](beast::error_code ec) {
     if (ec) return;  // cancelled: every connection closed in time
-    for (auto& thread : threads) thread->context.stop();
+    // Closing cancels their pending reads and writes; once those handlers
+    // have run, the contexts run out of work and Run() returns.
+    for (auto& thread : threads) {
+      net::post(thread->context, [t = thread.get()] {
+        std::vector<Session*> sessions(t->sessions.begin(), t->sessions.end());
+        for (Session* session : sessions) session->ForceClose();
+      });
+    }
   });
   if (open.load() == 0) drain_timer->cancel();
   work.clear();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,12 +44,23 @@ struct HttpResponse {
   std::string body;  // its capacity is kept from one request to the next
 };
 
+// Lets a handler answer a request later, from another thread.
+class Deferral {
+ public:
+  virtual ~Deferral() = default;
+  // Called at most once, before Handle returns: the response is then sent
+  // only when the returned function is called, exactly once, from any
+  // thread, after the response is filled in. The request's views and the
+  // response stay valid until then.
+  virtual std::function<void()> Defer() = 0;
+};
+
 // Called on an I/O thread; must be thread-safe across connections. A
 // connection's requests are handled one at a time, in order, on one thread.
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
-  virtual void Handle(const HttpRequest& request, HttpResponse* response) = 0;
+  virtual void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) = 0;
 };
 
 class HttpServer {

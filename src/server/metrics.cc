@@ -2,6 +2,7 @@
 #include "server/router.h"
 
 #include <set>
+#include <tuple>
 
 namespace keel::server {
 namespace {
@@ -90,14 +91,17 @@ void HandleMetrics(ServerState& state, HttpResponse* response) {
     Histogram("keel_inference_batch_size", Labels(*s.model), serving::kBatchBuckets, s.model->stats.batch_buckets,
               static_cast<double>(s.model->stats.batch_rows.load()), &out);
   }
-  Help("keel_shadow_requests_total", "counter", "Requests copied to a shadow version.", &out);
-  Help("keel_shadow_disagreements_total", "counter", "Rows where the shadow's prediction differs from the primary's.",
-       &out);
-  for (const Served& s : models) {
-    if (s.role != "shadow") continue;
-    Line("keel_shadow_requests_total", Labels(*s.model), static_cast<double>(s.model->stats.shadow_requests.load()), &out);
-    Line("keel_shadow_disagreements_total", Labels(*s.model),
-         static_cast<double>(s.model->stats.shadow_disagreements.load()), &out);
+  const std::tuple<const char*, const char*, std::atomic<uint64_t> serving::ModelStats::*> shadow_metrics[] = {
+      {"keel_shadow_requests_total", "Requests copied to a shadow version.", &serving::ModelStats::shadow_requests},
+      {"keel_shadow_disagreements_total", "Rows where the shadow's predicted class (or value) differs from the primary's.",
+       &serving::ModelStats::shadow_disagreements},
+      {"keel_shadow_errors_total", "Copied requests the shadow could not answer.", &serving::ModelStats::shadow_errors},
+  };
+  for (const auto& [name, help, counter] : shadow_metrics) {
+    Help(name, "counter", help, &out);
+    for (const Served& s : models) {
+      if (s.role == "shadow") Line(name, Labels(*s.model), static_cast<double>((s.model->stats.*counter).load()), &out);
+    }
   }
   Help("keel_inference_requests_in_flight", "gauge", "Inference requests being processed.", &out);
   Line("keel_inference_requests_in_flight", "", static_cast<double>(state.in_flight.load()), &out);

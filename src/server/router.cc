@@ -66,21 +66,48 @@ void SetError(const Status& status, HttpResponse* response) {
   SetError(HttpStatusOf(status), status.message(), response);
 }
 
-void Router::Handle(const HttpRequest& request, HttpResponse* response) {
-  if (state_->access_log == nullptr) return Dispatch(request, response);
-  const auto start = std::chrono::steady_clock::now();
-  Dispatch(request, response);
-  state_->access_log->MaybeRecord(request, *response, std::chrono::steady_clock::now() - start);
+// Logs a request when its answer is ready, now or, if deferred, later.
+class LoggedDeferral : public Deferral {
+ public:
+  LoggedDeferral(Deferral* inner, AccessLog* log, const HttpRequest& request, HttpResponse* response)
+      : inner_(inner), log_(log), request_(request), response_(response), start_(std::chrono::steady_clock::now()) {}
+
+  std::function<void()> Defer() override {
+    deferred_ = true;
+    return [finish = inner_->Defer(), log = log_, request = request_, response = response_, start = start_] {
+      log->MaybeRecord(request, *response, std::chrono::steady_clock::now() - start);
+      finish();
+    };
+  }
+
+  void RecordUnlessDeferred() const {
+    if (!deferred_) log_->MaybeRecord(request_, *response_, std::chrono::steady_clock::now() - start_);
+  }
+
+ private:
+  Deferral* inner_;
+  AccessLog* log_;
+  HttpRequest request_;
+  HttpResponse* response_;
+  std::chrono::steady_clock::time_point start_;
+  bool deferred_ = false;
+};
+
+void Router::Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) {
+  if (state_->access_log == nullptr) return Dispatch(request, response, deferral);
+  LoggedDeferral logged(deferral, state_->access_log, request, response);
+  Dispatch(request, response, &logged);
+  logged.RecordUnlessDeferred();
 }
 
-void Router::Dispatch(const HttpRequest& request, HttpResponse* response) {
+void Router::Dispatch(const HttpRequest& request, HttpResponse* response, Deferral* deferral) {
   std::string_view path = request.target.substr(0, request.target.find('?'));
   ServerState& state = *state_;
   if (path.starts_with(kModelsPrefix)) {
     ModelPath model;
     if (ParseModelPath(path.substr(kModelsPrefix.size()), &model)) {
       if (model.action == "infer") {
-        if (MethodIs(request, "POST", response)) HandleInfer(state, model, request.body, response);
+        if (MethodIs(request, "POST", response)) HandleInfer(state, model, request.body, response, deferral);
       } else if (MethodIs(request, "GET", response)) {
         if (model.action == "ready") {
           HandleModelReady(state, model, response);

@@ -37,10 +37,10 @@ struct ModelPath {
 class Router : public HttpHandler {
  public:
   explicit Router(ServerState* state) : state_(state) {}
-  void Handle(const HttpRequest& request, HttpResponse* response) override;
+  void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override;
 
  private:
-  void Dispatch(const HttpRequest& request, HttpResponse* response);
+  void Dispatch(const HttpRequest& request, HttpResponse* response, Deferral* deferral);
 
   ServerState* state_;
 };
@@ -58,7 +58,9 @@ void HandleReady(ServerState& state, HttpResponse* response);
 void HandleServerMetadata(ServerState& state, HttpResponse* response);
 void HandleModelMetadata(ServerState& state, const ModelPath& path, HttpResponse* response);
 void HandleModelReady(ServerState& state, const ModelPath& path, HttpResponse* response);
-void HandleInfer(ServerState& state, const ModelPath& path, std::string_view body, HttpResponse* response);
+// Answers later through `deferral` when the version batches requests.
+void HandleInfer(ServerState& state, const ModelPath& path, std::string_view body, HttpResponse* response,
+                 Deferral* deferral);
 void HandleGetDeployments(ServerState& state, HttpResponse* response);
 void HandlePostDeployment(ServerState& state, std::string_view body, HttpResponse* response);
 void HandleMetrics(ServerState& state, HttpResponse* response);

@@ -46,7 +46,8 @@ Result<Route> Deployments::Deploy(const DeploymentSpec& spec) {
   if (spec.canary.empty() && spec.canary_percent != 0) {
     return InvalidArgumentError("deployment: a canary percent without a canary model");
   }
-  std::lock_guard<std::mutex> lock(deploy_mu_);
+  // Loading takes long: it happens outside the lock, so other deployments
+  // (and reads, which never lock) go on meanwhile.
   std::shared_ptr<const Routes> current = routes_.load();
   Route route;
   route.spec = spec;
@@ -64,9 +65,16 @@ Result<Route> Deployments::Deploy(const DeploymentSpec& spec) {
   }
   if (!spec.shadow.empty()) {
     KEEL_ASSIGN_OR_RETURN(route.shadow, Obtain(spec.shadow, *current));
+    const runtime::Signature& a = route.primary->model->signature();
+    const runtime::Signature& b = route.shadow->model->signature();
+    if (a.task != b.task || a.classes != b.classes) {
+      return InvalidArgumentError("deployment: shadow " + route.shadow->id() + " predicts other outputs than " +
+                                  route.primary->id() + " (its task or classes differ)");
+    }
   }
 
-  auto next = std::make_shared<Routes>(*current);
+  std::lock_guard<std::mutex> lock(deploy_mu_);
+  auto next = std::make_shared<Routes>(*routes_.load());
   next->by_name[route.primary->name] = route;
   Publish(std::move(next));
   return route;

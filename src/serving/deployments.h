@@ -25,7 +25,8 @@ struct DeploymentSpec {
   std::string shadow;  // empty: none
 };
 
-// Where models come from (the registry, in keel serve).
+// Where models come from (the registry, in keel serve). Thread-safe:
+// deployments may load concurrently.
 class ModelSource {
  public:
   virtual ~ModelSource() = default;
@@ -82,7 +83,7 @@ class Deployments {
   void Publish(std::shared_ptr<Routes> next);
 
   ModelSource* source_;
-  std::mutex deploy_mu_;  // serialises writers; readers never take it
+  std::mutex deploy_mu_;  // serialises publishing; loading and reads never take it
   std::atomic<std::shared_ptr<const Routes>> routes_;
 };
 

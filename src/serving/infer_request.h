@@ -60,8 +60,10 @@ class InferRequestParser {
 
   // Parses `body` into `request`. Fails with kInvalidArgument naming the
   // field: malformed JSON, a missing or mistyped field, an unknown datatype,
-  // a shape whose element count differs from the data's, a value that does
-  // not fit the datatype.
+  // a shape whose element count differs from the data's, an element of the
+  // wrong JSON type for the datatype (a string in FP32, a number in BYTES).
+  // Numbers of every numeric datatype are read as float, whatever their
+  // range. Fields keel does not use ("parameters") are skipped unread.
   Status Parse(std::string_view body, InferRequest* request);
 
  private:

@@ -51,9 +51,9 @@ size_t PredictedClass(const runtime::Signature& s, const float* p) {
   return std::max_element(p, p + s.classes.size()) - p;
 }
 
-bool Wanted(const InferRequest& request, std::string_view output) {
-  if (request.outputs.empty()) return true;
-  return std::find(request.outputs.begin(), request.outputs.end(), output) != request.outputs.end();
+bool Wanted(const std::vector<std::string>& wanted, std::string_view output) {
+  if (wanted.empty()) return true;
+  return std::find(wanted.begin(), wanted.end(), output) != wanted.end();
 }
 
 // The outputs of a model: classifiers "probability" ([N] binary: P(positive
@@ -71,7 +71,7 @@ Status CheckRequestedOutputs(const runtime::Signature& s, const InferRequest& re
   return Status::Ok();
 }
 
-void WriteOutputs(const ServedModel& model, const InferRequest& request, size_t rows,
+void WriteOutputs(const ServedModel& model, const std::vector<std::string>& wanted, size_t rows,
                   std::span<const float> outputs, std::string* out) {
   const runtime::Signature& s = model.model->signature();
   const size_t width = model.model->OutputWidth();
@@ -83,13 +83,13 @@ void WriteOutputs(const ServedModel& model, const InferRequest& request, size_t 
     return;
   }
   bool first = true;
-  if (Wanted(request, "probability")) {
+  if (Wanted(wanted, "probability")) {
     AppendTensorHead("probability", "FP32", rows, width, out);
     AppendFloats(outputs, out);
     out->append("]}");
     first = false;
   }
-  if (Wanted(request, "prediction")) {
+  if (Wanted(wanted, "prediction")) {
     if (!first) out->push_back(',');
     AppendTensorHead("prediction", "BYTES", rows, 1, out);
     for (size_t r = 0; r < rows; ++r) {
@@ -101,29 +101,22 @@ void WriteOutputs(const ServedModel& model, const InferRequest& request, size_t 
   out->push_back(']');
 }
 
-void WriteResponse(const ServedModel& model, const InferRequest& request, size_t rows,
-                   std::span<const float> outputs, std::string* out) {
-  out->append("{\"model_name\":");
-  AppendJsonString(model.name, out);
-  out->append(",\"model_version\":");
-  AppendJsonString(model.version, out);
-  if (request.has_id) {
-    out->append(",\"id\":");
-    AppendJsonString(request.id, out);
-  }
-  out->push_back(',');
-  WriteOutputs(model, request, rows, outputs, out);
-  out->push_back('}');
+
+// Predicts `rows` rows of features already filled in.
+Result<size_t> PredictFilled(const ServedModel& model, size_t rows, std::span<const float> features,
+                             std::vector<float>* outputs) {
+  outputs->resize(rows * model.model->OutputWidth());
+  KEEL_RETURN_IF_ERROR(model.model->PredictInto(features, rows, *outputs));
+  model.stats.CountBatch(rows);
+  return rows;
 }
 
 Result<size_t> Predict(const ServedModel& model, const InferRequest& request, std::vector<float>* features,
                        std::vector<float>* outputs) {
   KEEL_ASSIGN_OR_RETURN(size_t rows, model.layout.Fill(request, features));
-  outputs->resize(rows * model.model->OutputWidth());
-  KEEL_RETURN_IF_ERROR(model.model->PredictInto(*features, rows, *outputs));
-  model.stats.CountBatch(rows);
-  return rows;
+  return PredictFilled(model, rows, *features, outputs);
 }
+
 
 // Runs the shadow version on the same request; only its counters see the
 // result. The primary's answer is what the client gets.
@@ -170,6 +163,22 @@ const std::shared_ptr<const ServedModel>* ChooseVersion(const Route& route, cons
 
 }  // namespace
 
+void WriteInferResponse(const ServedModel& model, bool has_id, std::string_view id,
+                        const std::vector<std::string>& outputs_wanted, size_t rows, std::span<const float> outputs,
+                        std::string* out) {
+  out->append("{\"model_name\":");
+  AppendJsonString(model.name, out);
+  out->append(",\"model_version\":");
+  AppendJsonString(model.version, out);
+  if (has_id) {
+    out->append(",\"id\":");
+    AppendJsonString(id, out);
+  }
+  out->push_back(',');
+  WriteOutputs(model, outputs_wanted, rows, outputs, out);
+  out->push_back('}');
+}
+
 bool RouteToCanary(const InferRequest& request, int percent, uint64_t* random_state) {
   if (percent <= 0) return false;
   if (percent >= 100) return true;
@@ -206,9 +215,8 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->push_back('"');
 }
 
-Status Infer(const Routes& routes, const InferTarget& target, std::string_view body, InferScratch* scratch,
-             std::string* response, std::shared_ptr<const ServedModel>* served) {
-  response->clear();
+Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string_view body,
+                                InferScratch* scratch, std::shared_ptr<const ServedModel>* served) {
   served->reset();
   const Route* route = routes.Find(target.model);
   if (route == nullptr) {
@@ -227,10 +235,24 @@ Status Infer(const Routes& routes, const InferTarget& target, std::string_view b
   const std::shared_ptr<const ServedModel>& model = *ChooseVersion(*route, target, scratch);
   *served = model;
   KEEL_RETURN_IF_ERROR(CheckRequestedOutputs(model->model->signature(), scratch->request));
-  KEEL_ASSIGN_OR_RETURN(size_t rows, Predict(*model, scratch->request, &scratch->features, &scratch->outputs));
-  WriteResponse(*model, scratch->request, rows, scratch->outputs, response);
-  if (route->shadow && target.version.empty()) RunShadow(*route->shadow, *model, rows, scratch);
+  return model->layout.Fill(scratch->request, &scratch->features);
+}
+
+Status CompleteInference(const Routes& routes, const InferTarget& target, const ServedModel& model, size_t rows,
+                         InferScratch* scratch, std::string* response) {
+  KEEL_RETURN_IF_ERROR(PredictFilled(model, rows, scratch->features, &scratch->outputs).status());
+  const InferRequest& request = scratch->request;
+  WriteInferResponse(model, request.has_id, request.id, request.outputs, rows, scratch->outputs, response);
+  const Route* route = routes.Find(target.model);
+  if (route->shadow && target.version.empty()) RunShadow(*route->shadow, model, rows, scratch);
   return Status::Ok();
+}
+
+Status Infer(const Routes& routes, const InferTarget& target, std::string_view body, InferScratch* scratch,
+             std::string* response, std::shared_ptr<const ServedModel>* served) {
+  response->clear();
+  KEEL_ASSIGN_OR_RETURN(size_t rows, PrepareInference(routes, target, body, scratch, served));
+  return CompleteInference(routes, target, **served, rows, scratch, response);
 }
 
 }  // namespace keel::serving

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,25 @@ struct InferTarget {
 // kInvalidArgument (the request; the message names the field or input).
 Status Infer(const Routes& routes, const InferTarget& target, std::string_view body, InferScratch* scratch,
              std::string* response, std::shared_ptr<const ServedModel>* served);
+
+// Infer's first half: parses and routes the request and writes its features
+// into scratch->features; returns the row count. `served` and the errors as
+// for Infer. The second half is CompleteInference, or the version's batcher
+// and WriteInferResponse.
+Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string_view body,
+                                InferScratch* scratch, std::shared_ptr<const ServedModel>* served);
+
+// Infer's second half, without a batcher: predicts the prepared rows into
+// scratch->outputs, appends the response to `response`, and runs the
+// route's shadow, if any.
+Status CompleteInference(const Routes& routes, const InferTarget& target, const ServedModel& model, size_t rows,
+                         InferScratch* scratch, std::string* response);
+
+// Appends the response body for `rows` rows of `outputs` (rows x
+// OutputWidth() as the model predicted them); `outputs_wanted` empty: all.
+void WriteInferResponse(const ServedModel& model, bool has_id, std::string_view id,
+                        const std::vector<std::string>& outputs_wanted, size_t rows, std::span<const float> outputs,
+                        std::string* out);
 
 // The canary gets `percent` of requests: by a hash of the request id when
 // there is one (the same id always goes the same way), else at random.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "runtime/model.h"
+#include "serving/batcher.h"
 #include "serving/feature_layout.h"
 
 namespace keel::serving {
@@ -28,7 +29,6 @@ struct ModelStats {
   std::atomic<uint64_t> latency_sum_ns{0};
   std::array<std::atomic<uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};
   std::atomic<uint64_t> batch_rows{0};
-  std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> shadow_requests{0};
   std::atomic<uint64_t> shadow_disagreements{0};  // rows whose predicted class or value differs
   std::atomic<uint64_t> shadow_errors{0};         // requests the shadow could not answer
@@ -38,9 +38,13 @@ struct ModelStats {
 };
 
 struct ServedModel {
-  ServedModel(std::string name, std::string version, std::unique_ptr<runtime::Model> model)
+  // With batch.max_rows > 0, concurrent requests are merged (batcher).
+  ServedModel(std::string name, std::string version, std::unique_ptr<runtime::Model> model, BatchOptions batch = {})
       : name(std::move(name)), version(std::move(version)), model(std::move(model)),
-        layout(this->model->signature()) {}
+        layout(this->model->signature()),
+        batcher(batch.max_rows == 0 ? nullptr
+                                    : std::make_unique<Batcher>(this->model.get(), batch,
+                                                                [this](size_t rows) { stats.CountBatch(rows); })) {}
 
   std::string id() const { return name + "@" + version; }
 
@@ -49,6 +53,7 @@ struct ServedModel {
   const std::unique_ptr<runtime::Model> model;
   const FeatureLayout layout;
   mutable ModelStats stats;
+  const std::unique_ptr<Batcher> batcher;  // null: each request predicts alone
 };
 
 }  // namespace keel::serving

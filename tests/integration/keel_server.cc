@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include <gtest/gtest.h>
+
 namespace keel::testing {
 
 KeelServer::KeelServer(const std::string& cwd, const std::vector<std::string>& args) {
@@ -41,6 +43,9 @@ KeelServer::~KeelServer() {
     ::kill(pid_, SIGKILL);
     Wait();
   }
+  // Under scripts/test's sanitizer builds the server reports what it finds
+  // on stderr; whatever the test checked, that is a failure.
+  EXPECT_EQ(err_.find("Sanitizer"), std::string::npos) << err_;
   if (out_fd_ >= 0) ::close(out_fd_);
   if (err_fd_ >= 0) ::close(err_fd_);
 }

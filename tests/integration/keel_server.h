@@ -14,7 +14,9 @@ class KeelServer {
   // Starts `keel serve --port 0 ARGS...` in `cwd` and waits until it prints
   // that it listens. Check ok() before use.
   KeelServer(const std::string& cwd, const std::vector<std::string>& args);
-  ~KeelServer();  // SIGKILL if still running
+  // SIGKILL if still running; a test failure if the server's stderr holds a
+  // sanitizer report.
+  ~KeelServer();
   KeelServer(const KeelServer&) = delete;
   KeelServer& operator=(const KeelServer&) = delete;
 

@@ -3,6 +3,7 @@
 // `keel predict`, swaps and canaries under load, shadows, /metrics,
 // timeouts, the connection cap and a graceful SIGTERM.
 #include <arpa/inet.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -190,6 +191,9 @@ class RawConnection {
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    // A server that never answers fails the test instead of hanging it.
+    timeval timeout{.tv_sec = 60, .tv_usec = 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
   ~RawConnection() { ::close(fd_); }
   bool connected() const { return connected_; }
@@ -388,6 +392,44 @@ TEST_F(ServeTest, CanaryTakesItsShareAndShadowOnlyListens) {
             std::string::npos);
 }
 
+TEST_F(ServeTest, BatchingMergesConcurrentRequestsIntoOnePredictCall) {
+  auto server = Start({"--model", "peng@2", "--max-batch-size", "16", "--max-batch-delay-us", "50000"});
+  HttpClient http(server->base());
+  const json expected = Parse(http.Post(kInfer, MatrixBody()))["outputs"];
+  constexpr int kClients = 8;
+  constexpr int kPerClient = 25;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient client(server->base());
+      for (int i = 0; i < kPerClient; ++i) {
+        const std::string id = std::to_string(c) + "-" + std::to_string(i);
+        HttpResult r = client.Post(kInfer, MatrixBody(id));
+        const json out = r.status == 200 ? json::parse(r.body) : json::object();
+        if (r.status != 200 || out["outputs"] != expected || out["id"] != id) {
+          if (wrong.fetch_add(1) < 3) ADD_FAILURE() << r.status << " " << r.body;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const std::string m = http.Get("/metrics").body;
+  // Every row went through a batch, in fewer predict calls than requests.
+  EXPECT_NE(m.find("keel_inference_batch_size_sum{model=\"peng\",version=\"2\"} 201\n"), std::string::npos) << m;
+  const std::string count = "keel_inference_batch_size_count{model=\"peng\",version=\"2\"} ";
+  const size_t at = m.find(count);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(std::stoi(m.substr(at + count.size())), 1 + kClients * kPerClient);
+  EXPECT_NE(m.find("keel_inference_requests_total{model=\"peng\",version=\"2\",code=\"200\"} 201\n"),
+            std::string::npos);
+
+  RunResult bad = RunKeel(project->path(), {"serve", "--model", "peng@2", "--max-batch-delay-us", "100"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--max-batch-delay-us needs --max-batch-size"), std::string::npos) << bad.err;
+}
+
 TEST_F(ServeTest, MetricsCountRequestsByVersionAndStatus) {
   auto server = Start({"--model", "peng@2"});
   HttpClient http(server->base());
@@ -483,6 +525,18 @@ TEST_F(ServeTest, SigtermFinishesTheRequestInFlight) {
   EXPECT_NE(response.find("HTTP/1.1 200 OK"), std::string::npos) << response;
   EXPECT_NE(response.find("\"id\":\"last\""), std::string::npos) << response;
   EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+  EXPECT_EQ(server->Wait(), 0) << server->errors();
+  EXPECT_NE(server->output().find("keel serve: stopped"), std::string::npos);
+}
+
+TEST_F(ServeTest, SigtermClosesWhatDoesNotFinishWithinTheDrainTimeout) {
+  auto server = Start({"--model", "peng@2", "--drain-timeout", "0.2", "--body-timeout", "600"});
+  RawConnection client(server->port());
+  client.Send("POST /v2/models/peng/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n");
+  ASSERT_NE(client.ReadUntil("\r\n\r\n").find("100 Continue"), std::string::npos);
+  server->Signal(SIGTERM);
+  // The body never comes: the connection is closed once the drain times out.
+  EXPECT_EQ(client.ReadToClose(), "");
   EXPECT_EQ(server->Wait(), 0) << server->errors();
   EXPECT_NE(server->output().find("keel serve: stopped"), std::string::npos);
 }
