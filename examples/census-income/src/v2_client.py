@@ -1,10 +1,12 @@
 """A V2 inference client for the census model, with Python's standard library only.
 
-  v2_client.py URL MODEL CSV ROWS    score the first ROWS rows of CSV
+  v2_client.py URL MODEL CSV ROWS [REQUESTS]
 
 It reads the model's metadata (input names and datatypes: FP32 for numbers,
-BYTES for categories), sends the rows as one tensor per column, and prints
-each row's answer beside its true label.
+BYTES for categories), sends the first ROWS rows of CSV as one tensor per
+column, and prints each row's answer beside its true label. With REQUESTS,
+it then sends the same rows that many times more, with request ids req-1,
+req-2, ..., and counts which version answered (a canary takes its share).
 """
 import csv
 import json
@@ -37,6 +39,14 @@ def main():
     print(f"model {answer['model_name']} version {answer['model_version']}, request {answer['id']}:")
     for row, p, label in zip(rows, outputs["probability"], outputs["prediction"]):
         print(f"  age {row['age']:>3} {row['occupation']:<18} P(>50K) = {p:.4f}  predicted {label:<6} actual {row['income']}")
+    requests = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    if requests:
+        versions = {}
+        for i in range(1, requests + 1):
+            version = call(f"{url}/v2/models/{model}/infer", {"id": f"req-{i}", "inputs": inputs})["model_version"]
+            versions[version] = versions.get(version, 0) + 1
+        print(f"{requests} requests answered by version: " +
+              ", ".join(f"{v}: {n}" for v, n in sorted(versions.items())))
 
 
 if __name__ == "__main__":
