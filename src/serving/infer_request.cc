@@ -276,6 +276,12 @@ Status InferRequestParser::Parse(std::string_view body, InferRequest* request) {
     }
   }
   if (!has_inputs) return InvalidArgumentError("missing field 'inputs'");
+  // With the whole object read, a location still inside the document means
+  // something follows it.
+  const char* rest = nullptr;
+  if (!doc.current_location().get(rest)) {
+    return InvalidArgumentError("malformed JSON: content after the request object");
+  }
   return Status::Ok();
 }
 

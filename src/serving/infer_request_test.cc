@@ -96,6 +96,14 @@ TEST_F(InferRequestTest, ErrorsNameTheField) {
   EXPECT_EQ(ErrorOf(deep), "inputs[0] 'x'.data: data nested deeper than 32");
 }
 
+TEST_F(InferRequestTest, NothingMayFollowTheRequestObject) {
+  const std::string request = R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})";
+  EXPECT_TRUE(Parse(request + " \n\t").ok());
+  EXPECT_EQ(ErrorOf(request + " x").substr(0, 14), "malformed JSON");
+  EXPECT_EQ(ErrorOf(request + "{}").substr(0, 14), "malformed JSON");
+  EXPECT_EQ(ErrorOf(request + "]").substr(0, 14), "malformed JSON");
+}
+
 TEST_F(InferRequestTest, HugeShapesDoNotOverflow) {
   EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"x","shape":[4294967296,4294967296,16],"datatype":"FP32","data":[1]}]})"),
             "inputs[0] 'x': shape [4294967296,4294967296,16] holds 18446744073709551615 elements but data has 1");
