@@ -48,18 +48,27 @@ Status WrongType(const std::string& where, std::string_view expected, od::json_t
                               std::string(JsonTypeName(got)));
 }
 
+// Where an input's errors are: "inputs[0] 'age'". Kept as its parts and
+// only spelled out for an error, so a valid request builds no strings.
+struct Named {
+  const std::string& where;
+  const std::string& name;
+};
+std::string Text(const std::string& where) { return where; }
+std::string Text(const Named& named) { return named.where + " '" + named.name + "'"; }
+
 // Reads one field of `object` as a string into `out`; false when absent.
-Result<bool> StringField(od::object& object, std::string_view key, const std::string& where,
-                         std::string* out) {
+template <typename Where>
+Result<bool> StringField(od::object& object, std::string_view key, const Where& at, std::string* out) {
   od::value value;
   simdjson::error_code error = object.find_field_unordered(key).get(value);
   if (error == simdjson::NO_SUCH_FIELD) return false;
-  if (error) return JsonError(where, error);
+  if (error) return JsonError(Text(at), error);
   od::json_type type;
-  if ((error = value.type().get(type))) return JsonError(where + "." + std::string(key), error);
-  if (type != od::json_type::string) return WrongType(where + "." + std::string(key), "a string", type);
+  if ((error = value.type().get(type))) return JsonError(Text(at) + "." + std::string(key), error);
+  if (type != od::json_type::string) return WrongType(Text(at) + "." + std::string(key), "a string", type);
   std::string_view text;
-  if ((error = value.get_string().get(text))) return JsonError(where + "." + std::string(key), error);
+  if ((error = value.get_string().get(text))) return JsonError(Text(at) + "." + std::string(key), error);
   out->assign(text);
   return true;
 }
@@ -67,7 +76,7 @@ Result<bool> StringField(od::object& object, std::string_view key, const std::st
 // Appends the elements of a (possibly nested) data array, row-major.
 class DataReader {
  public:
-  DataReader(InferInput* input, const std::string& where) : input_(input), where_(where) {}
+  DataReader(InferInput* input, const Named& named) : input_(input), named_(named) {}
 
   Status Read(od::value value, int depth) {
     od::json_type type;
@@ -75,20 +84,28 @@ class DataReader {
     if (error) return JsonError(Where(), error);
     if (type != od::json_type::array) return Element(value, type);
     if (depth >= kMaxDataDepth) {
-      return InvalidArgumentError(where_ + ": data nested deeper than " + std::to_string(kMaxDataDepth));
+      return InvalidArgumentError(Text(named_) + ".data: data nested deeper than " + std::to_string(kMaxDataDepth));
     }
     od::array array;
     if ((error = value.get_array().get(array))) return JsonError(Where(), error);
+    const bool numeric = input_->datatype != Datatype::kBytes;
     for (auto element : array) {
       od::value child;
       if ((error = element.get(child))) return JsonError(Where(), error);
+      // The common case first: a number. A failed get_double leaves the
+      // value unread, for the general path to examine.
+      double number = 0;
+      if (numeric && !child.get_double().get(number)) {
+        input_->numbers.push_back(static_cast<float>(number));
+        continue;
+      }
       KEEL_RETURN_IF_ERROR(Read(child, depth + 1));
     }
     return Status::Ok();
   }
 
  private:
-  std::string Where() const { return where_ + "[" + std::to_string(input_->DataCount()) + "]"; }
+  std::string Where() const { return Text(named_) + ".data[" + std::to_string(input_->DataCount()) + "]"; }
 
   Status Element(od::value value, od::json_type type) {
     if (type == od::json_type::null) {
@@ -125,18 +142,18 @@ class DataReader {
   }
 
   InferInput* input_;
-  const std::string& where_;
+  const Named& named_;
 };
 
-Status ReadShape(od::object& object, const std::string& where, InferInput* input) {
+Status ReadShape(od::object& object, const Named& named, InferInput* input) {
   od::array shape;
   simdjson::error_code error = object.find_field_unordered("shape").get_array().get(shape);
-  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(where + ": missing field 'shape'");
-  if (error) return InvalidArgumentError(where + ".shape: expected an array of non-negative integers");
+  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(Text(named) + ": missing field 'shape'");
+  if (error) return InvalidArgumentError(Text(named) + ".shape: expected an array of non-negative integers");
   for (auto dim : shape) {
     uint64_t size = 0;
     if (dim.get_uint64().get(size)) {
-      return InvalidArgumentError(where + ".shape: expected an array of non-negative integers");
+      return InvalidArgumentError(Text(named) + ".shape: expected an array of non-negative integers");
     }
     input->shape.push_back(size);
   }
@@ -149,25 +166,24 @@ Status ReadInput(od::object object, const std::string& where, InferInput* input)
   input->strings.clear();
   KEEL_ASSIGN_OR_RETURN(bool has_name, StringField(object, "name", where, &input->name));
   if (!has_name) return InvalidArgumentError(where + ": missing field 'name'");
-  const std::string named = where + " '" + input->name + "'";
+  const Named named{where, input->name};
   std::string datatype;
   KEEL_ASSIGN_OR_RETURN(bool has_datatype, StringField(object, "datatype", named, &datatype));
-  if (!has_datatype) return InvalidArgumentError(named + ": missing field 'datatype'");
+  if (!has_datatype) return InvalidArgumentError(Text(named) + ": missing field 'datatype'");
   Result<Datatype> parsed = ParseDatatype(datatype);
-  if (!parsed.ok()) return InvalidArgumentError(named + ": " + parsed.status().message());
+  if (!parsed.ok()) return InvalidArgumentError(Text(named) + ": " + parsed.status().message());
   input->datatype = *parsed;
   KEEL_RETURN_IF_ERROR(ReadShape(object, named, input));
 
   od::value data;
   simdjson::error_code error = object.find_field_unordered("data").get(data);
-  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(named + ": missing field 'data'");
-  if (error) return JsonError(named + ".data", error);
-  const std::string data_where = named + ".data";
-  KEEL_RETURN_IF_ERROR(DataReader(input, data_where).Read(data, 0));
+  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(Text(named) + ": missing field 'data'");
+  if (error) return JsonError(Text(named) + ".data", error);
+  KEEL_RETURN_IF_ERROR(DataReader(input, named).Read(data, 0));
   if (input->DataCount() != input->ElementCount()) {
     std::string shape = "[";
     for (size_t i = 0; i < input->shape.size(); ++i) shape += (i ? "," : "") + std::to_string(input->shape[i]);
-    return InvalidArgumentError(named + ": shape " + shape + "] holds " + std::to_string(input->ElementCount()) +
+    return InvalidArgumentError(Text(named) + ": shape " + shape + "] holds " + std::to_string(input->ElementCount()) +
                                 " elements but data has " + std::to_string(input->DataCount()));
   }
   return Status::Ok();
