@@ -49,14 +49,6 @@ void AppendCell(const table::Column& column, size_t row, std::string* out) {
   }
 }
 
-// The predicted class: the first with the highest probability; binary: the
-// positive class when its probability is at least 0.5.
-const std::string& PredictedClass(const runtime::Signature& s, const float* p) {
-  if (s.task == runtime::Task::kBinary) return s.classes[p[0] >= 0.5f ? 1 : 0];
-  size_t best = std::max_element(p, p + s.classes.size()) - p;
-  return s.classes[best];
-}
-
 std::string PredictionsCsv(const runtime::Signature& s, const table::Table& input,
                            const std::vector<int>& keep, const std::vector<float>& out, size_t width) {
   std::string csv;
@@ -86,7 +78,7 @@ std::string PredictionsCsv(const runtime::Signature& s, const table::Table& inpu
     if (s.task == runtime::Task::kRegression) {
       csv.pop_back();
     } else {
-      AppendField(PredictedClass(s, p), &csv);
+      AppendField(s.classes[runtime::PredictedClass(s, p)], &csv);
     }
     csv.push_back('\n');
   }

@@ -1,5 +1,7 @@
 #include "runtime/model.h"
 
+#include <algorithm>
+
 #include "runtime/tree_model.h"
 #include "runtime/xgboost.h"
 
@@ -17,6 +19,11 @@ Status Model::Predict(const FeatureMatrix& features, std::vector<float>* out) co
   }
   out->resize(features.rows * OutputWidth());
   return PredictInto(features.values, features.rows, *out);
+}
+
+size_t PredictedClass(const Signature& signature, const float* row_outputs) {
+  if (signature.task == Task::kBinary) return row_outputs[0] >= 0.5f ? 1 : 0;
+  return std::max_element(row_outputs, row_outputs + signature.classes.size()) - row_outputs;
 }
 
 Result<std::unique_ptr<Model>> LoadModelFiles(std::string_view model_json,

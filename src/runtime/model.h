@@ -45,6 +45,12 @@ class Model {
   Status Predict(const FeatureMatrix& features, std::vector<float>* out) const;
 };
 
+// The class a classifier's outputs for one row (OutputWidth() floats) pick:
+// binary, the positive class (1) when its probability is at least 0.5;
+// multiclass, the first with the highest probability. An index into
+// signature.classes. REQUIRES: a binary or multiclass signature.
+size_t PredictedClass(const Signature& signature, const float* row_outputs);
+
 // Loads a model from the contents of its model.json and signature.json;
 // errors name `source` (a folder or a model ID) and the file. keel's tree
 // runtime evaluates the model when it covers it (LoadTreeModel), else

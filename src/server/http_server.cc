@@ -9,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "serving/inference.h"
+
 namespace keel::server {
 namespace {
 
@@ -23,12 +25,9 @@ constexpr std::string_view kTooManyConnections =
     "Content-Length: 39\r\n\r\n{\"error\": \"too many open connections\"}\n";
 
 std::string ErrorJson(std::string_view message) {
-  std::string body = "{\"error\": \"";
-  for (char c : message) {
-    if (c == '"' || c == '\\') body.push_back('\\');
-    body.push_back(c >= 0 && c < 0x20 ? ' ' : c);
-  }
-  return body + "\"}";
+  std::string body = "{\"error\":";
+  serving::AppendJsonString(message, &body);
+  return body + "}";
 }
 
 }  // namespace

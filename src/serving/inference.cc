@@ -46,11 +46,6 @@ void AppendFloats(std::span<const float> values, std::string* out) {
   }
 }
 
-size_t PredictedClass(const runtime::Signature& s, const float* p) {
-  if (s.task == runtime::Task::kBinary) return p[0] >= 0.5f ? 1 : 0;
-  return std::max_element(p, p + s.classes.size()) - p;
-}
-
 bool Wanted(const std::vector<std::string>& wanted, std::string_view output) {
   if (wanted.empty()) return true;
   return std::find(wanted.begin(), wanted.end(), output) != wanted.end();
@@ -94,7 +89,7 @@ void WriteOutputs(const ServedModel& model, const std::vector<std::string>& want
     AppendTensorHead("prediction", "BYTES", rows, 1, out);
     for (size_t r = 0; r < rows; ++r) {
       if (r) out->push_back(',');
-      AppendJsonString(s.classes[PredictedClass(s, outputs.data() + r * width)], out);
+      AppendJsonString(s.classes[runtime::PredictedClass(s, outputs.data() + r * width)], out);
     }
     out->append("]}");
   }
@@ -140,7 +135,7 @@ void RunShadow(const ServedModel& shadow, const ServedModel& primary, size_t row
     if (a.task == runtime::Task::kRegression) {
       differ += *p != *q;
     } else {
-      differ += PredictedClass(a, p) != PredictedClass(a, q);
+      differ += runtime::PredictedClass(a, p) != runtime::PredictedClass(a, q);
     }
   }
   shadow.stats.shadow_disagreements.fetch_add(differ, std::memory_order_relaxed);
