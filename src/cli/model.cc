@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/registry_open.h"
+#include "deploy/deploy_users.h"
 #include "registry/registry_service.h"
 
 namespace keel::cli {
@@ -398,7 +399,7 @@ Status GetModel(Context& ctx, const std::string& id, const std::string& to, bool
 
 Status DeleteModel(Context& ctx, const std::string& id) {
   KEEL_ASSIGN_OR_RETURN(Registry r, OpenRegistry(ctx));
-  KEEL_ASSIGN_OR_RETURN(ModelVersion v, r.service->Delete(id));
+  KEEL_ASSIGN_OR_RETURN(ModelVersion v, r.service->Delete(id, deploy::ProjectDeployUsers(*r.project, *r.service)));
   std::string version = VersionId(v.model, v.version);
   if (ctx.json) {
     PrintJson({{"id", version}, {"deleted", true}});

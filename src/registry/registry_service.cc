@@ -189,20 +189,29 @@ Result<AliasChange> RegistryService::RemoveAlias(const std::string& name, const 
   return AliasChange{name, alias, version, version};
 }
 
-Status RegistryService::CheckDeletable(const ModelVersion& version) {
-  std::vector<std::string> users;
-  for (const std::string& alias : version.aliases) users.push_back("alias '" + alias + "'");
-  if (users.empty()) return Status::Ok();
-  std::string id = VersionId(version.model, version.version);
-  return FailedPreconditionError(id + " is in use and cannot be deleted: " + JoinNames(users) +
-                                 " point" + (users.size() == 1 ? "s" : "") + " at it (move " +
-                                 (users.size() == 1 ? "it" : "them") + " with `keel model alias set`, or `keel model "
-                                 "alias rm " + version.model + " " + version.aliases.front() + "`)");
+Status RegistryService::CheckDeletable(const ModelVersion& version, const VersionUsers& users) {
+  std::vector<std::string> uses;
+  for (const std::string& alias : version.aliases) uses.push_back("alias '" + alias + "'");
+  if (users) {
+    KEEL_ASSIGN_OR_RETURN(std::vector<std::string> others, users(version));
+    uses.insert(uses.end(), others.begin(), others.end());
+  }
+  if (uses.empty()) return Status::Ok();
+  std::string how;
+  if (!version.aliases.empty()) {
+    how = "move aliases with `keel model alias set`, or `keel model alias rm " + version.model + " " +
+          version.aliases.front() + "`";
+  }
+  if (uses.size() > version.aliases.size()) {
+    how += std::string(how.empty() ? "" : "; ") + "point deployments at another version";
+  }
+  return FailedPreconditionError(VersionId(version.model, version.version) + " is in use and cannot be deleted: " +
+                                 JoinNames(uses) + " point" + (uses.size() == 1 ? "s" : "") + " at it (" + how + ")");
 }
 
-Result<ModelVersion> RegistryService::Delete(std::string_view id) {
+Result<ModelVersion> RegistryService::Delete(std::string_view id, const VersionUsers& users) {
   KEEL_ASSIGN_OR_RETURN(ModelVersion version, Resolve(id));
-  KEEL_RETURN_IF_ERROR(CheckDeletable(version));
+  KEEL_RETURN_IF_ERROR(CheckDeletable(version, users));
   int64_t now_ms = project_->env()->NowNanos() / 1000000;
   KEEL_RETURN_IF_ERROR(store_->DeleteVersion(version.model, version.version, now_ms));
   return version;

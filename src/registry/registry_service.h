@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,13 +114,18 @@ class RegistryService {
   // Removes an alias; returns what it pointed at.
   Result<AliasChange> RemoveAlias(const std::string& name, const std::string& alias);
 
+  // What points at a version from outside the registry (deployments): one
+  // description per use, e.g. "deploy.yaml environment 'production'".
+  using VersionUsers = std::function<Result<std::vector<std::string>>(const ModelVersion&)>;
+
   // Deletes the version `id` names, if CheckDeletable allows: it vanishes
   // from lists and lookups, its number is never reused, and gc may free
   // its files. Returns it.
-  Result<ModelVersion> Delete(std::string_view id);
-  // OK when nothing uses `version`; otherwise failed precondition naming
-  // every user (aliases now; deployments later extend this check).
-  Status CheckDeletable(const ModelVersion& version);
+  Result<ModelVersion> Delete(std::string_view id, const VersionUsers& users = nullptr);
+  // OK when nothing uses `version`: no alias, and nothing `users` (when
+  // given) reports. Otherwise failed precondition naming every user; an
+  // error of `users` is returned as it is, so nothing is deleted on doubt.
+  Status CheckDeletable(const ModelVersion& version, const VersionUsers& users = nullptr);
 
   // Writes the files of the version `id` names into `dir` (relative to
   // `cwd`; created if missing), each checked against its hash. Files

@@ -437,6 +437,39 @@ TEST_F(RegistryServiceTest, AliasesMoveAndAreRemoved) {
   EXPECT_THAT(registry_->RemoveAlias("census", "latest").status().message(), HasSubstr("cannot be removed"));
 }
 
+TEST_F(RegistryServiceTest, DeleteAsksOtherUsersAndKeepsTheVersionOnTheirErrors) {
+  WriteModel("model", "[1]");
+  Register("census", "model");
+  WriteModel("model", "[2]");
+  Register("census", "model");
+  std::vector<int64_t> asked;
+  RegistryService::VersionUsers deployments = [&](const ModelVersion& v) -> Result<std::vector<std::string>> {
+    asked.push_back(v.version);
+    if (v.version == 2) return std::vector<std::string>{"deploy.yaml environment 'production'"};
+    return std::vector<std::string>{};
+  };
+  Result<ModelVersion> refused = registry_->Delete("census@2", deployments);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("census@2 is in use and cannot be deleted: deploy.yaml environment 'production' points at it "
+                        "(point deployments at another version)"));
+  ASSERT_TRUE(registry_->SetAlias("census@2", "production").ok());
+  EXPECT_THAT(registry_->Delete("census@2", deployments).status().message(),
+              HasSubstr("alias 'production', deploy.yaml environment 'production' point at it (move aliases with "
+                        "`keel model alias set`, or `keel model alias rm census production`; point deployments at "
+                        "another version)"));
+  RegistryService::VersionUsers broken = [](const ModelVersion&) -> Result<std::vector<std::string>> {
+    return FailedPreconditionError("deploy.yaml:1:1: bad");
+  };
+  EXPECT_THAT(registry_->Delete("census@1", broken).status().message(), HasSubstr("deploy.yaml:1:1: bad"));
+  EXPECT_EQ(Resolve("census@1").version, 1);
+  EXPECT_EQ(Resolve("census@2").version, 2);
+  Result<ModelVersion> deleted = registry_->Delete("census@1", deployments);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_THAT(asked, ElementsAre(2, 2, 1));
+  EXPECT_EQ(ResolveError("census@1").code(), StatusCode::kNotFound);
+}
+
 TEST_F(RegistryServiceTest, DeleteIsRefusedWhileAliasedAndNumbersAreNotReused) {
   WriteModel("model", "[1]");
   Register("census", "model");

@@ -377,6 +377,43 @@ TEST_F(RegistryTest, DeleteIsRefusedWhileAliasedAndAllowedAfterAliasRm) {
   EXPECT_EQ(Version(Register("census", "model")), 3);  // 2 is never handed out again
 }
 
+TEST_F(RegistryTest, DeleteIsRefusedWhileDeployYamlPointsAtTheVersion) {
+  for (const char* weights : {"[1]", "[2]", "[3]", "[4]"}) {
+    WriteModel("model", weights);
+    Register("census", "model");
+  }
+  ASSERT_EQ(Keel({"model", "alias", "set", "census@1", "production"}).exit_code, 0);
+  Write("deploy.yaml",
+        "environments:\n"
+        "  production:\n"
+        "    model: census@production\n"
+        "    canary: {model: census@2, percent: 10}\n"
+        "    shadow: census@3\n"
+        "  staging:\n"
+        "    model: census@latest\n"
+        "  old:\n"
+        "    model: census@99\n");  // points at nothing: no use
+  ExpectError({"model", "delete", "census@1"}, 5,
+              "census@1 is in use and cannot be deleted: alias 'production', deploy.yaml environment 'production' "
+              "point at it");
+  ExpectError({"model", "delete", "census@2"}, 5,
+              "census@2 is in use and cannot be deleted: deploy.yaml environment 'production' (canary) points at it "
+              "(point deployments at another version)");
+  ExpectError({"model", "delete", "census@3"}, 5, "deploy.yaml environment 'production' (shadow) points at it");
+  ExpectError({"model", "delete", "census@4"}, 5, "deploy.yaml environment 'staging' points at it");
+  // A deploy.yaml that cannot be read keeps every version: it might name it.
+  Write("deploy.yaml", "environments:\n  production:\n    modle: census@2\n");
+  ExpectError({"model", "delete", "census@2"}, 5,
+              "deploy.yaml:3:5: environment 'production': unknown key 'modle' (did you mean 'model'?) (deployments "
+              "may point at this version: fix deploy.yaml before deleting it)");
+  for (int v = 1; v <= 4; ++v) EXPECT_EQ(Version(Show("census@" + std::to_string(v))), v);
+  // Moving the deployment frees the version.
+  Write("deploy.yaml", "environments:\n  production:\n    model: census@3\n");
+  RunResult deleted = Keel({"model", "delete", "census@2"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  ExpectError({"model", "delete", "census@3"}, 5, "deploy.yaml environment 'production' points at it");
+}
+
 TEST_F(RegistryTest, GcKeepsLiveVersionsAndFreesDeletedOnes) {
   WriteModel("keep", "[\"keep\"]");
   Write("keep/big.bin", std::string(5000, 'k'));
