@@ -13,17 +13,6 @@
 namespace keel::cli {
 namespace {
 
-// "2026-11-26 23:40:12" in UTC.
-std::string FormatTimeMs(int64_t ms) {
-  if (ms == 0) return "-";
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm;
-  gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 std::string ShortDigest(const std::string& digest) { return digest.substr(0, 19); }
 
 // Every "sha256:<64 hex>" in `text` cut to its first 12 hex digits.
@@ -33,29 +22,6 @@ std::string ShortenDigests(std::string text) {
     if (text.size() - at >= kFull) text.erase(at + kShort, kFull - kShort);
   }
   return text;
-}
-
-// Prints rows of cells with columns padded to their widest cell.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  auto width = [](const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // UTF-8 code points
-    return n;
-  };
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
-  }
 }
 
 std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
@@ -182,7 +148,7 @@ Status ListAllModels(Context& ctx, RegistryService& service) {
   std::vector<std::vector<std::string>> rows = {{"name", "versions", "latest", "aliases", "updated (UTC)"}};
   for (const ModelSummary& m : models) {
     rows.push_back({m.name, std::to_string(m.versions), VersionId(m.name, m.latest), AliasList(m.aliases),
-                    FormatTimeMs(m.updated_at_ms)});
+                    FormatUtcTime(m.updated_at_ms / 1000)});
   }
   PrintTable(rows);
   return Status::Ok();
@@ -218,7 +184,7 @@ Status ListModelVersions(Context& ctx, RegistryService& service, const std::stri
       {"version", "aliases", "created (UTC)", "by", "run", "flavor", "metrics", "digest"}};
   for (const ModelVersion& v : versions) {
     rows.push_back({std::to_string(v.version), v.aliases.empty() ? "-" : Join(v.aliases),
-                    FormatTimeMs(v.created_at_ms), v.created_by, v.run_id == 0 ? "-" : std::to_string(v.run_id),
+                    FormatUtcTime(v.created_at_ms / 1000), v.created_by, v.run_id == 0 ? "-" : std::to_string(v.run_id),
                     v.flavor, KeyMetrics(v), ShortDigest(v.digest)});
   }
   PrintTable(rows);
@@ -261,7 +227,7 @@ void PrintVersion(const ModelVersion& v, const Manifest& files) {
       {"  model file", v.model_file.empty() ? "-" : v.model_file + "  " + v.model_hash},
       {"  flavor", v.flavor},
       {"  size", FormatBytes(v.size) + " in " + std::to_string(v.files) + " file" + (v.files == 1 ? "" : "s")},
-      {"  created", FormatTimeMs(v.created_at_ms) + " UTC by " + v.created_by},
+      {"  created", FormatUtcTime(v.created_at_ms / 1000) + " UTC by " + v.created_by},
       {"  source", v.source},
       {"  run", v.run_id == 0 ? "-" : std::to_string(v.run_id)},
       {"  git", v.git_commit.empty() ? "-" : v.git_commit},

@@ -1,6 +1,8 @@
 #include "cli/output.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 namespace keel::cli {
@@ -45,6 +47,38 @@ std::string FormatBytes(uint64_t bytes) {
   if (unit == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
   else std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
   return buf;
+}
+
+std::string FormatUtcTime(int64_t seconds) {
+  if (seconds == 0) return "-";
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  auto width = [](const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // UTF-8 code points
+    return n;
+  };
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  }
 }
 
 }  // namespace keel::cli

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -50,5 +51,10 @@ int ReportError(const Context& ctx, const Status& status);
 void PrintJson(const nlohmann::json& value);
 // "1.5 MiB", "312 B".
 std::string FormatBytes(uint64_t bytes);
+// "2026-11-26 23:40:12": seconds since the epoch in UTC; "-" for 0 (never).
+std::string FormatUtcTime(int64_t seconds);
+// Prints rows of cells to stdout, columns padded to their widest cell
+// (counted in UTF-8 code points), trailing spaces trimmed.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace keel::cli

@@ -27,17 +27,6 @@ Result<Tracking> OpenTracking(Context& ctx) {
   return t;
 }
 
-// "2026-11-26 23:40:12" in UTC.
-std::string FormatTime(int64_t ns) {
-  if (ns == 0) return "-";
-  std::time_t seconds = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm;
-  gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 std::string FormatDuration(const RunInfo& r) {
   if (r.end_ns == 0) return "-";
   double s = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
@@ -108,29 +97,6 @@ nlohmann::json RunJson(const RunRecord& r, bool full, const std::vector<int64_t>
   return j;
 }
 
-// Prints rows of cells with columns padded to their widest cell.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  auto width = [](const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // UTF-8 code points
-    return n;
-  };
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
-  }
-}
-
 // A --columns entry's value in `r`: "params.X", "metrics.X" or "tags.X".
 std::string ColumnValue(const RunRecord& r, const std::string& column) {
   auto lookup = [](const std::map<std::string, std::string>& values, const std::string& key) {
@@ -186,7 +152,7 @@ Status ListRuns(Context& ctx, const ListFlags& flags) {
   for (const RunRecord& r : runs) {
     std::vector<std::string> row = {std::to_string(r.info.id), r.info.experiment,
                                     std::string(RunStatusName(r.info.status)) + (r.info.deleted ? " (deleted)" : ""),
-                                    FormatTime(r.info.start_ns), FormatDuration(r.info), ShortCommit(r.info)};
+                                    FormatUtcTime(r.info.start_ns / 1000000000), FormatDuration(r.info), ShortCommit(r.info)};
     for (const std::string& c : columns) row.push_back(ColumnValue(r, c));
     rows.push_back(std::move(row));
   }
@@ -214,8 +180,8 @@ Status ShowRun(Context& ctx, const std::string& id) {
   std::cout << "run " << i.id << " (experiment " << i.experiment << ")" << (i.deleted ? ", deleted" : "") << "\n";
   std::vector<std::vector<std::string>> head = {
       {"status", std::string(RunStatusName(i.status))},
-      {"started", FormatTime(i.start_ns) + " UTC"},
-      {"ended", i.end_ns == 0 ? "-" : FormatTime(i.end_ns) + " UTC (" + FormatDuration(i) + ")"},
+      {"started", FormatUtcTime(i.start_ns / 1000000000) + " UTC"},
+      {"ended", i.end_ns == 0 ? "-" : FormatUtcTime(i.end_ns / 1000000000) + " UTC (" + FormatDuration(i) + ")"},
       {"git", i.git_commit.empty() ? "-" : i.git_commit},
       {"tree", !i.git_dirty ? "clean" : "dirty (" + i.diff_hash + ")"},
       {"host", i.host + " (pid " + std::to_string(i.pid) + ")"},
@@ -348,14 +314,14 @@ class BufferedOut {
   std::string buf_;
 };
 
-// FormatTime of ms timestamps, remembering the last second formatted.
+// FormatUtcTime of ms timestamps, remembering the last second formatted.
 class TimeFormatter {
  public:
   const std::string& Format(int64_t ms) {
     int64_t second = ms / 1000;
     if (second != second_ || text_.empty()) {
       second_ = second;
-      text_ = FormatTime(second * 1000000000);
+      text_ = FormatUtcTime(second);
     }
     return text_;
   }
@@ -467,7 +433,7 @@ Status ListExperiments(Context& ctx) {
   }
   std::vector<std::vector<std::string>> rows = {{"experiment", "runs", "last run"}};
   for (const ExperimentSummary& e : experiments) {
-    rows.push_back({e.name, std::to_string(e.runs), FormatTime(e.last_start_ns)});
+    rows.push_back({e.name, std::to_string(e.runs), FormatUtcTime(e.last_start_ns / 1000000000)});
   }
   PrintTable(rows);
   return Status::Ok();
