@@ -1,6 +1,7 @@
 #include "serving/infer_request.h"
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -73,6 +74,85 @@ Result<bool> StringField(od::object& object, std::string_view key, const Where& 
   return true;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// One JSON number at `p`, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+// read as double and then rounded to float (what a client's float64 holds
+// and what the trees compare). Returns its end, or nullptr when `p` holds
+// no JSON number or one beyond a double's range (a number too small for
+// a double is zero).
+//
+// Clinger's fast path when the significant digits and the power of ten are
+// both exact doubles (one IEEE operation then rounds correctly);
+// std::from_chars, correctly rounded, otherwise. simdjson's get_double is
+// not used: Debian's 3.0.1 misreads "0." followed by 20 or more digits
+// (simdjson issue #2093: 0.95000000000000000000 gives 0.0277).
+const char* ScanNumber(const char* p, const char* end, float* out) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* start = p;
+  const bool negative = p != end && *p == '-';
+  if (negative) ++p;
+  if (p == end || !IsDigit(*p)) return nullptr;
+  uint64_t mantissa = 0;
+  int digits = 0;  // significant digits in `mantissa`
+  int exponent = 0;
+  if (*p == '0') {
+    ++p;
+  } else {
+    for (; p != end && IsDigit(*p); ++p, ++digits) mantissa = mantissa * 10 + static_cast<uint64_t>(*p - '0');
+  }
+  if (p != end && *p == '.') {
+    ++p;
+    if (p == end || !IsDigit(*p)) return nullptr;
+    for (; p != end && IsDigit(*p); ++p) {
+      --exponent;
+      if (mantissa == 0 && *p == '0') continue;  // the leading zeros of 0.00123
+      mantissa = mantissa * 10 + static_cast<uint64_t>(*p - '0');
+      ++digits;
+    }
+  }
+  if (p != end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    bool negative_exponent = false;
+    if (p != end && (*p == '+' || *p == '-')) negative_exponent = *p++ == '-';
+    if (p == end || !IsDigit(*p)) return nullptr;
+    int e = 0;
+    for (; p != end && IsDigit(*p); ++p) {
+      if (e < 100000) e = e * 10 + (*p - '0');
+    }
+    exponent += negative_exponent ? -e : e;
+  }
+  double value = 0;
+  if (digits <= 15 && exponent >= -22 && exponent <= 22) {  // 15 digits: below 2^53, exact
+    value = static_cast<double>(mantissa);
+    value = exponent < 0 ? value / kPow10[-exponent] : value * kPow10[exponent];
+    if (negative) value = -value;
+  } else {
+    std::from_chars_result r = std::from_chars(start, p, value);
+    if (r.ptr != p) return nullptr;
+    if (r.ec == std::errc::result_out_of_range && exponent + digits < 0) {
+      value = negative ? -0.0 : 0.0;  // below the least subnormal: zero, as strtod and Python read it
+    } else if (r.ec != std::errc()) {
+      return nullptr;  // beyond a double's range
+    }
+  }
+  *out = static_cast<float>(value);
+  return p;
+}
+
+// A raw JSON token (simdjson's raw_json_token: the value, then any
+// whitespace) that is a number, into `out`.
+bool ReadNumberToken(std::string_view token, float* out) {
+  const char* end = token.data() + token.size();
+  const char* p = ScanNumber(token.data(), end, out);
+  if (p == nullptr) return false;
+  for (; p != end; ++p) {
+    if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') return false;
+  }
+  return true;
+}
+
 // Appends the elements of a (possibly nested) data array, row-major.
 class DataReader {
  public:
@@ -92,11 +172,11 @@ class DataReader {
     for (auto element : array) {
       od::value child;
       if ((error = element.get(child))) return JsonError(Where(), error);
-      // The common case first: a number. A failed get_double leaves the
-      // value unread, for the general path to examine.
-      double number = 0;
-      if (numeric && !child.get_double().get(number)) {
-        input_->numbers.push_back(static_cast<float>(number));
+      // The common case first: a number, read from its token; the value
+      // stays unread for the general path to examine.
+      float number = 0;
+      if (numeric && ReadNumberToken(child.raw_json_token(), &number)) {
+        input_->numbers.push_back(number);
         continue;
       }
       KEEL_RETURN_IF_ERROR(Read(child, depth + 1));
@@ -134,15 +214,88 @@ class DataReader {
     if (type != od::json_type::number) {
       return WrongType(Where(), "a number (datatype " + std::string(DatatypeName(input_->datatype)) + ")", type);
     }
-    double number = 0;
-    simdjson::error_code error = value.get_double().get(number);
-    if (error) return JsonError(Where(), error);
-    input_->numbers.push_back(static_cast<float>(number));
+    float number = 0;
+    if (!ReadNumberToken(value.raw_json_token(), &number)) return JsonError(Where(), simdjson::NUMBER_ERROR);
+    input_->numbers.push_back(number);
     return Status::Ok();
   }
 
   InferInput* input_;
   const Named& named_;
+};
+
+// The common case of a numeric tensor's data, read straight from the JSON
+// text: an array of numbers, possibly nested, with nothing else in it.
+// Returns the end of the array (past its ']') with every number appended
+// to `out`, or nullptr on anything else (null, a boolean, a string, bad
+// JSON, too deep), leaving the general reader to read it and name what is
+// wrong. `p` points at the array's '['; `end` is the end of the document.
+class NumberArrayScanner {
+ public:
+  NumberArrayScanner(const char* end, std::vector<float>* out) : end_(end), out_(out) {}
+
+  const char* Scan(const char* p) {
+    int depth = 0;
+    for (;;) {
+      // At the start of a value: '[' opens an array, which may be empty.
+      if (*p == '[') {
+        if (++depth > kMaxDataDepth) return nullptr;
+        p = SkipSpace(p + 1);
+        if (p == end_) return nullptr;
+        if (*p == ']') {
+          p = CloseArrays(p, &depth);
+          if (p == nullptr || depth == 0) return p;
+          continue;
+        }
+        continue;
+      }
+      p = Number(p);
+      if (p == nullptr) return nullptr;
+      p = SkipSpace(p);
+      if (p == end_) return nullptr;
+      if (*p == ',') {
+        p = SkipSpace(p + 1);
+        if (p == end_) return nullptr;
+        continue;
+      }
+      if (*p != ']') return nullptr;
+      p = CloseArrays(p, &depth);
+      if (p == nullptr || depth == 0) return p;
+    }
+  }
+
+ private:
+  const char* SkipSpace(const char* p) const {
+    while (p != end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    return p;
+  }
+
+  // At a ']': closes it and every ']' that follows; then expects ',' and
+  // the next value, unless the outermost array closed. Returns the start
+  // of the next value, or the end of the outermost array.
+  const char* CloseArrays(const char* p, int* depth) const {
+    for (;;) {
+      --*depth;
+      p = SkipSpace(p + 1);
+      if (*depth == 0) return p;
+      if (p == end_) return nullptr;
+      if (*p == ',') {
+        p = SkipSpace(p + 1);
+        return p == end_ ? nullptr : p;
+      }
+      if (*p != ']') return nullptr;
+    }
+  }
+
+  const char* Number(const char* p) {
+    float value = 0;
+    p = ScanNumber(p, end_, &value);
+    if (p != nullptr) out_->push_back(value);
+    return p;
+  }
+
+  const char* end_;
+  std::vector<float>* out_;
 };
 
 Status ReadShape(od::object& object, const Named& named, InferInput* input) {
@@ -160,26 +313,53 @@ Status ReadShape(od::object& object, const Named& named, InferInput* input) {
   return Status::Ok();
 }
 
-Status ReadInput(od::object object, const std::string& where, InferInput* input) {
+// NumberArrayScanner over `data` when it is an array, then past it in
+// simdjson's iteration. False, with `data` unread and no number appended,
+// when the scanner declines.
+Result<bool> ReadNumbersFast(od::value& data, const Named& named, const char* document_end, InferInput* input) {
+  std::string_view token = data.raw_json_token();
+  if (token.empty() || token.front() != '[') return false;
+  if (NumberArrayScanner(document_end, &input->numbers).Scan(token.data()) == nullptr) {
+    input->numbers.clear();
+    return false;
+  }
+  // simdjson steps over the array it has indexed; the scanner read it.
+  od::array array;
+  std::string_view raw;
+  simdjson::error_code error = data.get_array().get(array);
+  if (!error) error = array.raw_json().get(raw);
+  if (error) return JsonError(Text(named) + ".data", error);
+  return true;
+}
+
+// `document_end`: the end of the request's JSON text.
+Status ReadInput(od::object object, const std::string& where, const char* document_end, InferInput* input) {
   input->shape.clear();
   input->numbers.clear();
   input->strings.clear();
   KEEL_ASSIGN_OR_RETURN(bool has_name, StringField(object, "name", where, &input->name));
   if (!has_name) return InvalidArgumentError(where + ": missing field 'name'");
   const Named named{where, input->name};
+  // Fields are looked up in the protocol's own order (name, shape,
+  // datatype, data), which clients follow: each lookup then starts where
+  // the last ended, and the long data array is passed over only once.
+  KEEL_RETURN_IF_ERROR(ReadShape(object, named, input));
   std::string datatype;
   KEEL_ASSIGN_OR_RETURN(bool has_datatype, StringField(object, "datatype", named, &datatype));
   if (!has_datatype) return InvalidArgumentError(Text(named) + ": missing field 'datatype'");
   Result<Datatype> parsed = ParseDatatype(datatype);
   if (!parsed.ok()) return InvalidArgumentError(Text(named) + ": " + parsed.status().message());
   input->datatype = *parsed;
-  KEEL_RETURN_IF_ERROR(ReadShape(object, named, input));
 
   od::value data;
   simdjson::error_code error = object.find_field_unordered("data").get(data);
   if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(Text(named) + ": missing field 'data'");
   if (error) return JsonError(Text(named) + ".data", error);
-  KEEL_RETURN_IF_ERROR(DataReader(input, named).Read(data, 0));
+  bool read = false;
+  if (input->datatype != Datatype::kBytes) {
+    KEEL_ASSIGN_OR_RETURN(read, ReadNumbersFast(data, named, document_end, input));
+  }
+  if (!read) KEEL_RETURN_IF_ERROR(DataReader(input, named).Read(data, 0));
   if (input->DataCount() != input->ElementCount()) {
     std::string shape = "[";
     for (size_t i = 0; i < input->shape.size(); ++i) shape += (i ? "," : "") + std::to_string(input->shape[i]);
@@ -189,7 +369,7 @@ Status ReadInput(od::object object, const std::string& where, InferInput* input)
   return Status::Ok();
 }
 
-Status ReadInputs(od::value value, InferRequest* request) {
+Status ReadInputs(od::value value, const char* document_end, InferRequest* request) {
   od::array inputs;
   if (value.get_array().get(inputs)) return InvalidArgumentError("'inputs': expected an array of input tensors");
   for (auto element : inputs) {
@@ -197,7 +377,7 @@ Status ReadInputs(od::value value, InferRequest* request) {
     od::object object;
     if (element.get_object().get(object)) return InvalidArgumentError(where + ": expected an object");
     if (request->input_count == request->inputs.size()) request->inputs.emplace_back();
-    KEEL_RETURN_IF_ERROR(ReadInput(object, where, &request->inputs[request->input_count]));
+    KEEL_RETURN_IF_ERROR(ReadInput(object, where, document_end, &request->inputs[request->input_count]));
     ++request->input_count;
   }
   if (request->input_count == 0) return InvalidArgumentError("'inputs' is empty");
@@ -286,7 +466,7 @@ Status InferRequestParser::Parse(std::string_view body, InferRequest* request) {
     } else if (key == "inputs") {
       if (has_inputs) return InvalidArgumentError("'inputs' given twice");
       has_inputs = true;
-      KEEL_RETURN_IF_ERROR(ReadInputs(value, request));
+      KEEL_RETURN_IF_ERROR(ReadInputs(value, buffer.data() + body.size(), request));
     } else if (key == "outputs") {
       KEEL_RETURN_IF_ERROR(ReadOutputs(value, request));
     }

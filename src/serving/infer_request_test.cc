@@ -1,6 +1,11 @@
 #include "serving/infer_request.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -102,6 +107,79 @@ TEST_F(InferRequestTest, NothingMayFollowTheRequestObject) {
   EXPECT_EQ(ErrorOf(request + " x").substr(0, 14), "malformed JSON");
   EXPECT_EQ(ErrorOf(request + "{}").substr(0, 14), "malformed JSON");
   EXPECT_EQ(ErrorOf(request + "]").substr(0, 14), "malformed JSON");
+}
+
+// A number as glibc's strtod (correctly rounded) reads it, then as float:
+// what keel must hold for it, bit for bit. None for a number beyond a
+// double's range, which keel refuses.
+std::optional<float> StrtodFloat(const std::string& text) {
+  errno = 0;
+  double value = std::strtod(text.c_str(), nullptr);
+  if (errno == ERANGE && std::isinf(value)) return std::nullopt;
+  return static_cast<float>(value);
+}
+
+bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+TEST_F(InferRequestTest, NumbersAreCorrectlyRoundedBitForBit) {
+  std::vector<std::string> texts = {"0", "-0", "0.0", "-0.0e0", "1", "-1", "17.99", "0.07871", "1001", "2019.0",
+                                    "0.006399", "1e0", "1E+2", "1e-2", "123456789012345", "1234567890123456",
+                                    "12345678901234567890", "123456789012345678901234567890", "9007199254740993",
+                                    "0.1", "0.30000000000000004", "3.4028235e38", "3.4028236e38", "1e39", "-1e39",
+                                    "1.4e-45", "7e-46", "4.9e-324", "2.2250738585072014e-308", "1e-400", "1e22",
+                                    "1e23", "9.999999999999999e22", "0.000000000000000000000000001", "1.5e-22",
+                                    "8.589", "153.4", "0.1184000000000000000000001", "1.00000005960464477539",
+                                    "0.95000000000000000000", "1e400", "-1e400", "1e-400", "-1e-400", "123e-330"};
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = (random() % 2) ? "-" : "";
+    int int_digits = static_cast<int>(random() % 12);
+    t += int_digits == 0 ? "0" : std::to_string(1 + random() % 9);
+    for (int d = 1; d < int_digits; ++d) t += static_cast<char>('0' + random() % 10);
+    if (random() % 3) {
+      t += '.';
+      for (int d = 0, n = 1 + static_cast<int>(random() % 20); d < n; ++d) t += static_cast<char>('0' + random() % 10);
+    }
+    if (random() % 3 == 0) t += "e" + std::to_string(static_cast<int>(random() % 80) - 40);
+    texts.push_back(t);
+  }
+  for (const std::string& text : texts) {
+    std::optional<float> want = StrtodFloat(text);
+    Status status = Parse(R"({"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[[ )" + text + " ]]}]}");
+    if (!want) {
+      EXPECT_FALSE(status.ok()) << text;
+      EXPECT_FALSE(Parse(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[null, )" + text + "]}]}").ok());
+      continue;
+    }
+    ASSERT_TRUE(status.ok()) << text << ": " << status.ToString();
+    ASSERT_EQ(request_.inputs[0].numbers.size(), 1u);
+    EXPECT_TRUE(SameBits(request_.inputs[0].numbers[0], *want))
+        << text << ": keel " << request_.inputs[0].numbers[0] << ", strtod " << *want;
+    // The same number beside a null, which the general reader reads.
+    ASSERT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[null, )" + text + "]}]}").ok());
+    EXPECT_TRUE(SameBits(request_.inputs[0].numbers[1], *want))
+        << text << " beside null: keel " << request_.inputs[0].numbers[1] << ", strtod " << *want;
+  }
+}
+
+TEST_F(InferRequestTest, NumberArraysWithOtherContentOrBadJsonTakeTheGeneralReader) {
+  ASSERT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[ [ 1 ,2 ] ,
+                       [3,4]]}]})").ok());
+  EXPECT_EQ(request_.inputs[0].numbers, (std::vector<float>{1, 2, 3, 4}));
+  ASSERT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[2,0],"datatype":"FP32","data":[[],[]]}]})").ok());
+  EXPECT_TRUE(request_.inputs[0].numbers.empty());
+  // A null after numbers: no number is read twice.
+  ASSERT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,null]]}]})").ok());
+  ASSERT_EQ(request_.inputs[0].numbers.size(), 4u);
+  EXPECT_EQ(request_.inputs[0].numbers[2], 3);
+  EXPECT_TRUE(std::isnan(request_.inputs[0].numbers[3]));
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2,"3"]}]})"),
+            "inputs[0] 'x'.data[2]: expected a number (datatype FP32), got a string");
+  for (const char* bad : {"[1,]", "[1 2]", "[01]", "[1.]", "[-]", "[1e]", "[.5]", "[+1]", "[1,,2]", "[[1],2]]",
+                          "[NaN]", "[1e400]", "[0x10]"}) {
+    Status status = Parse(std::string(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":)") + bad + "}]}");
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST_F(InferRequestTest, HugeShapesDoNotOverflow) {

@@ -4,13 +4,17 @@
 // nothing crashes; a rejected request is an invalid argument, never an
 // internal error; an accepted input holds as many elements as its shape
 // says; an accepted request's response is valid JSON naming the model and
-// one of its versions, with one prediction per row. One parser serves every
-// input, as one connection's parser serves every request.
+// one of its versions, with one prediction per row; every number read
+// equals nlohmann::json's reading of the same body (correctly rounded to
+// double, then float). One parser serves every input, as one
+// connection's parser serves every request.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +58,58 @@ class Source : public ModelSource {
   }
 };
 
+// `data` flattened row-major as keel holds it: numbers as float, null as
+// NaN, booleans as 1 and 0. False on anything else.
+bool Flatten(const nlohmann::json& data, std::vector<float>* out) {
+  if (data.is_array()) {
+    for (const nlohmann::json& element : data) {
+      if (!Flatten(element, out)) return false;
+    }
+    return true;
+  }
+  if (data.is_null()) {
+    out->push_back(std::nanf(""));
+  } else if (data.is_boolean()) {
+    out->push_back(data.get<bool>() ? 1.0f : 0.0f);
+  } else if (data.is_number()) {
+    out->push_back(static_cast<float>(data.get<double>()));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void CheckNumbersAgainstNlohmann(std::string_view body, const InferRequest& request) {
+  // A key repeated in an object is read as the first by keel and as the
+  // last by nlohmann: such bodies are not compared.
+  std::vector<std::set<std::string>> keys;
+  bool repeated = false;
+  auto on_event = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::object_start) keys.emplace_back();
+    if (event == nlohmann::json::parse_event_t::object_end) keys.pop_back();
+    if (event == nlohmann::json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second) {
+      repeated = true;
+    }
+    return true;
+  };
+  nlohmann::json doc = nlohmann::json::parse(body, on_event, /*allow_exceptions=*/false);
+  if (repeated || doc.is_discarded() || !doc.is_object() || !doc.contains("inputs") || !doc["inputs"].is_array()) return;
+  const nlohmann::json& inputs = doc["inputs"];
+  KEEL_FUZZ_CHECK(inputs.size() == request.input_count, "as many inputs as nlohmann reads");
+  for (size_t i = 0; i < request.input_count; ++i) {
+    const InferInput& input = request.inputs[i];
+    if (input.datatype == Datatype::kBytes || !inputs[i].is_object() || !inputs[i].contains("data")) continue;
+    std::vector<float> want;
+    if (!Flatten(inputs[i]["data"], &want)) continue;
+    KEEL_FUZZ_CHECK(want.size() == input.numbers.size(), "as many numbers as nlohmann reads");
+    for (size_t k = 0; k < want.size(); ++k) {
+      // Exact equality; -0 and 0 compare equal (nlohmann reads "-0" as the integer 0).
+      const bool same = std::isnan(want[k]) ? std::isnan(input.numbers[k]) : want[k] == input.numbers[k];
+      KEEL_FUZZ_CHECK(same, "every number equals nlohmann's reading");
+    }
+  }
+}
+
 struct Fixture {
   Fixture() : deployments(&source) {
     KEEL_FUZZ_CHECK(deployments.Deploy({.model = "m@1", .canary = "m@2", .canary_percent = 30, .shadow = "m@3"}).ok(),
@@ -82,6 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < request.input_count; ++i) {
     KEEL_FUZZ_CHECK(request.inputs[i].DataCount() == request.inputs[i].ElementCount(), "data fills the shape");
   }
+  CheckNumbersAgainstNlohmann(body, request);
   nlohmann::json response = nlohmann::json::parse(fixture->response, nullptr, /*allow_exceptions=*/false);
   KEEL_FUZZ_CHECK(!response.is_discarded(), "the response is valid JSON");
   KEEL_FUZZ_CHECK(response["model_name"] == "m", "the response names the model");
