@@ -178,6 +178,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     out_.status = 200;
     out_.content_type = "application/json";
     out_.body.clear();
+    out_.allow = {};
     server_->handler->Handle(request, &out_, this);
     if (deferred_) return;  // Defer()'s function responds
     Respond(message.keep_alive() && !server_->stopping.load());
@@ -185,6 +186,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
 
   void RespondError(int status, const std::string& message) {
     out_.status = status;
+    out_.allow = {};
     out_.content_type = "application/json";
     out_.body = ErrorJson(message);
     Respond(/*keep_alive=*/false);
@@ -194,8 +196,15 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     response_.result(static_cast<unsigned>(out_.status));
     response_.version(11);
     response_.set(http::field::content_type, out_.content_type);
+    if (out_.allow.empty()) {
+      response_.erase(http::field::allow);
+    } else {
+      response_.set(http::field::allow, beast::string_view(out_.allow.data(), out_.allow.size()));
+    }
     std::swap(response_.body(), out_.body);
     response_.keep_alive(keep_alive);
+    // An HTTP/1.0 client keeps the connection only when told so.
+    if (keep_alive && parser_ && parser_->get().version() == 10) response_.set(http::field::connection, "keep-alive");
     response_.prepare_payload();
     stream_.expires_after(options().body_timeout);
     http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {

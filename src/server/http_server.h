@@ -42,6 +42,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;  // its capacity is kept from one request to the next
+  std::string_view allow;  // a 405's Allow header: the methods the target takes
 };
 
 // Lets a handler answer a request later, from another thread.

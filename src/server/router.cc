@@ -32,11 +32,17 @@ bool ParseModelPath(std::string_view rest, ModelPath* path) {
   return rest.empty();
 }
 
+// A 405 naming the methods `allowed` ("GET, POST"), also in its Allow header.
+void MethodNotAllowed(const HttpRequest& request, std::string_view allowed, HttpResponse* response) {
+  SetError(405, "method " + std::string(request.method) + " is not allowed on " + std::string(request.target) +
+                    " (use " + std::string(allowed) + ")",
+           response);
+  response->allow = allowed;
+}
+
 bool MethodIs(const HttpRequest& request, std::string_view method, HttpResponse* response) {
   if (request.method == method) return true;
-  SetError(405, "method " + std::string(request.method) + " is not allowed on " + std::string(request.target) +
-                    " (use " + std::string(method) + ")",
-           response);
+  MethodNotAllowed(request, method, response);
   return false;
 }
 
@@ -128,8 +134,8 @@ void Router::Dispatch(const HttpRequest& request, HttpResponse* response, Deferr
     return;
   } else if (path == "/api/v1/deployments") {
     if (request.method == "POST") return HandlePostDeployment(state, request.body, response);
-    if (MethodIs(request, "GET", response)) HandleGetDeployments(state, response);
-    return;
+    if (request.method == "GET") return HandleGetDeployments(state, response);
+    return MethodNotAllowed(request, "GET, POST", response);
   } else if (path == "/metrics") {
     if (MethodIs(request, "GET", response)) HandleMetrics(state, response);
     return;

@@ -26,8 +26,13 @@ HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 HttpResult HttpClient::Get(const std::string& path) { return Perform(path, nullptr); }
 HttpResult HttpClient::Post(const std::string& path, const std::string& body) { return Perform(path, &body); }
+HttpResult HttpClient::Request(const std::string& method, const std::string& path) {
+  return Perform(path, nullptr, method.c_str());
+}
 
-HttpResult HttpClient::Perform(const std::string& path, const std::string* body) {
+void HttpClient::UseHttp10KeepAlive() { http10_ = true; }
+
+HttpResult HttpClient::Perform(const std::string& path, const std::string* body, const char* method) {
   CURL* curl = static_cast<CURL*>(curl_);
   HttpResult result;
   const std::string url = base_ + path;
@@ -36,7 +41,12 @@ HttpResult HttpClient::Perform(const std::string& path, const std::string* body)
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, http10_ ? CURL_HTTP_VERSION_1_0 : CURL_HTTP_VERSION_NONE);
   struct curl_slist* headers = nullptr;
+  if (http10_) headers = curl_slist_append(headers, "Connection: keep-alive");
   if (body != nullptr) {
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -54,6 +64,7 @@ HttpResult HttpClient::Perform(const std::string& path, const std::string* body)
     return result;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &result.new_connections);
   char* type = nullptr;
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type != nullptr) result.content_type = type;

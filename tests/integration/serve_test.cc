@@ -261,6 +261,18 @@ TEST_F(ServeTest, EndpointsAnswerTheProtocol) {
   EXPECT_EQ(deployments["deployments"][0]["model"]["id"], "peng@2");
   EXPECT_EQ(deployments["deployments"][0]["model"]["runtime"], "keel-trees");
   EXPECT_EQ(deployments["deployments"][1]["model"]["id"], "sex@1");
+
+  // Keep-alive: HTTP/1.1 by default, and HTTP/1.0 when asked (ApacheBench -k).
+  EXPECT_EQ(http.Get("/v2/health/live").new_connections, 0);
+  HttpClient http10(server->base());
+  http10.UseHttp10KeepAlive();
+  r = http10.Post(kInfer, MatrixBody());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.headers.find("Connection: keep-alive\r\n"), std::string::npos) << r.headers;
+  EXPECT_EQ(r.new_connections, 1);
+  r = http10.Post(kInfer, MatrixBody());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.new_connections, 0) << "the HTTP/1.0 connection was not kept";
 }
 
 TEST_F(ServeTest, PredictionsEqualKeelPredict) {
@@ -316,6 +328,11 @@ TEST_F(ServeTest, ErrorsHaveTheirStatusAndAMessage) {
   expect(http.Get("/v2/models/nope"), 404, "model 'nope' is not served");
   expect(http.Get("/v2/nothing"), 404, "no such endpoint: /v2/nothing");
   expect(http.Get(kInfer), 405, "method GET is not allowed");
+  EXPECT_NE(http.Get(kInfer).headers.find("Allow: POST\r\n"), std::string::npos);
+  HttpResult deleted = http.Request("DELETE", "/api/v1/deployments");
+  EXPECT_EQ(deleted.status, 405);
+  EXPECT_NE(deleted.headers.find("Allow: GET, POST\r\n"), std::string::npos) << deleted.headers;
+  EXPECT_EQ(http.Get("/v2/health/live").headers.find("Allow:"), std::string::npos);  // not left from the 405
   expect(http.Post(kInfer, std::string(5000, ' ')), 413, "over the limit of 4096 bytes (--max-body)");
   // The server is still serving after every error.
   EXPECT_EQ(http.Post(kInfer, MatrixBody()).status, 200);
