@@ -53,25 +53,26 @@ Status WrongType(const std::string& where, std::string_view expected, od::json_t
 // only spelled out for an error, so a valid request builds no strings.
 struct Named {
   const std::string& where;
-  const std::string& name;
+  const std::string& name;  // empty: not known (yet)
 };
-std::string Text(const std::string& where) { return where; }
-std::string Text(const Named& named) { return named.where + " '" + named.name + "'"; }
+const std::string kNoName;
+std::string Text(const Named& named) {
+  return named.name.empty() ? named.where : named.where + " '" + named.name + "'";
+}
 
-// Reads one field of `object` as a string into `out`; false when absent.
-template <typename Where>
-Result<bool> StringField(od::object& object, std::string_view key, const Where& at, std::string* out) {
-  od::value value;
-  simdjson::error_code error = object.find_field_unordered(key).get(value);
-  if (error == simdjson::NO_SUCH_FIELD) return false;
-  if (error) return JsonError(Text(at), error);
-  od::json_type type;
-  if ((error = value.type().get(type))) return JsonError(Text(at) + "." + std::string(key), error);
-  if (type != od::json_type::string) return WrongType(Text(at) + "." + std::string(key), "a string", type);
-  std::string_view text;
-  if ((error = value.get_string().get(text))) return JsonError(Text(at) + "." + std::string(key), error);
-  out->assign(text);
-  return true;
+// Reads the value of field `key` of `at` as a string into `out`.
+Status StringValue(od::value value, const Named& at, std::string_view key, std::string* out) {
+  od::json_type type = od::json_type::null;
+  simdjson::error_code error = value.type().get(type);
+  if (!error && type == od::json_type::string) {
+    std::string_view text;
+    if (!(error = value.get_string().get(text))) {
+      out->assign(text);
+      return Status::Ok();
+    }
+  }
+  const std::string where = Text(at) + "." + std::string(key);
+  return error ? JsonError(where, error) : WrongType(where, "a string", type);
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -151,6 +152,68 @@ bool ReadNumberToken(std::string_view token, float* out) {
     if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') return false;
   }
   return true;
+}
+
+// Fields keel does not use ("parameters") nest no deeper than this.
+constexpr int kMaxSkippedDepth = 64;
+
+// Reads through a value keel does not use, so that malformed JSON in it is
+// an error as anywhere else (simdjson's on-demand API would otherwise pass
+// over it unchecked). `where` names the field.
+Status CheckJson(od::value value, const std::string& where, int depth = 0) {
+  od::json_type type;
+  simdjson::error_code error = value.type().get(type);
+  if (error) return JsonError(where, error);
+  if ((type == od::json_type::object || type == od::json_type::array) && depth >= kMaxSkippedDepth) {
+    return InvalidArgumentError(where + ": nested deeper than " + std::to_string(kMaxSkippedDepth));
+  }
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if ((error = value.get_object().get(object))) return JsonError(where, error);
+      for (auto field : object) {
+        std::string_view key;
+        od::value child;
+        if ((error = field.unescaped_key().get(key)) || (error = field.value().get(child))) {
+          return JsonError(where, error);
+        }
+        KEEL_RETURN_IF_ERROR(CheckJson(child, where, depth + 1));
+      }
+      return Status::Ok();
+    }
+    case od::json_type::array: {
+      od::array array;
+      if ((error = value.get_array().get(array))) return JsonError(where, error);
+      for (auto element : array) {
+        od::value child;
+        if ((error = element.get(child))) return JsonError(where, error);
+        KEEL_RETURN_IF_ERROR(CheckJson(child, where, depth + 1));
+      }
+      return Status::Ok();
+    }
+    case od::json_type::string: {
+      std::string_view text;
+      error = value.get_string().get(text);
+      break;
+    }
+    case od::json_type::number: {
+      float number = 0;
+      if (!ReadNumberToken(value.raw_json_token(), &number)) error = simdjson::NUMBER_ERROR;
+      break;
+    }
+    case od::json_type::boolean: {
+      bool flag = false;
+      error = value.get_bool().get(flag);
+      break;
+    }
+    case od::json_type::null: {
+      bool null = false;
+      error = value.is_null().get(null);
+      if (!error && !null) error = simdjson::N_ATOM_ERROR;
+      break;
+    }
+  }
+  return error ? JsonError(where, error) : Status::Ok();
 }
 
 // Appends the elements of a (possibly nested) data array, row-major.
@@ -298,11 +361,11 @@ class NumberArrayScanner {
   std::vector<float>* out_;
 };
 
-Status ReadShape(od::object& object, const Named& named, InferInput* input) {
+Status ReadShape(od::value value, const Named& named, InferInput* input) {
   od::array shape;
-  simdjson::error_code error = object.find_field_unordered("shape").get_array().get(shape);
-  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(Text(named) + ": missing field 'shape'");
-  if (error) return InvalidArgumentError(Text(named) + ".shape: expected an array of non-negative integers");
+  if (value.get_array().get(shape)) {
+    return InvalidArgumentError(Text(named) + ".shape: expected an array of non-negative integers");
+  }
   for (auto dim : shape) {
     uint64_t size = 0;
     if (dim.get_uint64().get(size)) {
@@ -332,34 +395,74 @@ Result<bool> ReadNumbersFast(od::value& data, const Named& named, const char* do
   return true;
 }
 
-// `document_end`: the end of the request's JSON text.
-Status ReadInput(od::object object, const std::string& where, const char* document_end, InferInput* input) {
-  input->shape.clear();
-  input->numbers.clear();
-  input->strings.clear();
-  KEEL_ASSIGN_OR_RETURN(bool has_name, StringField(object, "name", where, &input->name));
-  if (!has_name) return InvalidArgumentError(where + ": missing field 'name'");
-  const Named named{where, input->name};
-  // Fields are looked up in the protocol's own order (name, shape,
-  // datatype, data), which clients follow: each lookup then starts where
-  // the last ended, and the long data array is passed over only once.
-  KEEL_RETURN_IF_ERROR(ReadShape(object, named, input));
-  std::string datatype;
-  KEEL_ASSIGN_OR_RETURN(bool has_datatype, StringField(object, "datatype", named, &datatype));
-  if (!has_datatype) return InvalidArgumentError(Text(named) + ": missing field 'datatype'");
-  Result<Datatype> parsed = ParseDatatype(datatype);
-  if (!parsed.ok()) return InvalidArgumentError(Text(named) + ": " + parsed.status().message());
-  input->datatype = *parsed;
-
-  od::value data;
-  simdjson::error_code error = object.find_field_unordered("data").get(data);
-  if (error == simdjson::NO_SUCH_FIELD) return InvalidArgumentError(Text(named) + ": missing field 'data'");
-  if (error) return JsonError(Text(named) + ".data", error);
+Status ReadData(od::value data, const Named& named, const char* document_end, InferInput* input) {
   bool read = false;
   if (input->datatype != Datatype::kBytes) {
     KEEL_ASSIGN_OR_RETURN(read, ReadNumbersFast(data, named, document_end, input));
   }
   if (!read) KEEL_RETURN_IF_ERROR(DataReader(input, named).Read(data, 0));
+  return Status::Ok();
+}
+
+// One pass over the input's fields in the client's order; `data` before
+// `datatype` (which says how to read it) is looked up again at the end.
+// Other fields ("parameters") are checked to be well-formed JSON.
+// `document_end`: the end of the request's JSON text.
+Status ReadInput(od::object object, const std::string& where, const char* document_end, InferInput* input) {
+  input->name.clear();
+  input->shape.clear();
+  input->numbers.clear();
+  input->strings.clear();
+  const Named named{where, input->name};
+  bool has_name = false, has_shape = false, has_datatype = false, has_data = false, data_later = false;
+  auto once = [&](bool* seen, std::string_view key) -> Status {
+    if (*seen) return InvalidArgumentError(Text(named) + ": field '" + std::string(key) + "' given twice");
+    *seen = true;
+    return Status::Ok();
+  };
+  for (auto field : object) {
+    std::string_view key;
+    od::value value;
+    simdjson::error_code error = field.unescaped_key().get(key);
+    if (!error) error = field.value().get(value);
+    if (error) return JsonError(Text(named), error);
+    if (key == "name") {
+      KEEL_RETURN_IF_ERROR(once(&has_name, key));
+      KEEL_RETURN_IF_ERROR(StringValue(value, Named{where, kNoName}, key, &input->name));
+    } else if (key == "shape") {
+      KEEL_RETURN_IF_ERROR(once(&has_shape, key));
+      KEEL_RETURN_IF_ERROR(ReadShape(value, named, input));
+    } else if (key == "datatype") {
+      KEEL_RETURN_IF_ERROR(once(&has_datatype, key));
+      std::string datatype;
+      KEEL_RETURN_IF_ERROR(StringValue(value, named, key, &datatype));
+      Result<Datatype> parsed = ParseDatatype(datatype);
+      if (!parsed.ok()) return InvalidArgumentError(Text(named) + ": " + parsed.status().message());
+      input->datatype = *parsed;
+    } else if (key == "data") {
+      KEEL_RETURN_IF_ERROR(once(&has_data, key));
+      if (has_datatype) {
+        KEEL_RETURN_IF_ERROR(ReadData(value, named, document_end, input));
+      } else {
+        data_later = true;
+        KEEL_RETURN_IF_ERROR(CheckJson(value, Text(named) + ".data"));
+      }
+    } else {
+      KEEL_RETURN_IF_ERROR(CheckJson(value, Text(named) + "." + std::string(key)));
+    }
+  }
+  if (!has_name) return InvalidArgumentError(where + ": missing field 'name'");
+  if (!has_shape) return InvalidArgumentError(Text(named) + ": missing field 'shape'");
+  if (!has_datatype) return InvalidArgumentError(Text(named) + ": missing field 'datatype'");
+  if (!has_data) return InvalidArgumentError(Text(named) + ": missing field 'data'");
+  if (data_later) {
+    od::value data;
+    bool ignored = false;
+    simdjson::error_code error = object.reset().get(ignored);
+    if (!error) error = object.find_field_unordered("data").get(data);
+    if (error) return JsonError(Text(named) + ".data", error);
+    KEEL_RETURN_IF_ERROR(ReadData(data, named, document_end, input));
+  }
   if (input->DataCount() != input->ElementCount()) {
     std::string shape = "[";
     for (size_t i = 0; i < input->shape.size(); ++i) shape += (i ? "," : "") + std::to_string(input->shape[i]);
@@ -392,7 +495,22 @@ Status ReadOutputs(od::value value, InferRequest* request) {
     od::object object;
     if (element.get_object().get(object)) return InvalidArgumentError(where + ": expected an object");
     std::string name;
-    KEEL_ASSIGN_OR_RETURN(bool has_name, StringField(object, "name", where, &name));
+    bool has_name = false;
+    for (auto field : object) {
+      std::string_view key;
+      od::value field_value;
+      simdjson::error_code error = field.unescaped_key().get(key);
+      if (!error) error = field.value().get(field_value);
+      if (error) return JsonError(where, error);
+      if (key == "name" && !has_name) {
+        has_name = true;
+        KEEL_RETURN_IF_ERROR(StringValue(field_value, Named{where, kNoName}, key, &name));
+      } else if (key == "name") {
+        return InvalidArgumentError(where + ": field 'name' given twice");
+      } else {
+        KEEL_RETURN_IF_ERROR(CheckJson(field_value, where + "." + std::string(key)));
+      }
+    }
     if (!has_name) return InvalidArgumentError(where + ": missing field 'name'");
     request->outputs.push_back(std::move(name));
   }
@@ -469,6 +587,8 @@ Status InferRequestParser::Parse(std::string_view body, InferRequest* request) {
       KEEL_RETURN_IF_ERROR(ReadInputs(value, buffer.data() + body.size(), request));
     } else if (key == "outputs") {
       KEEL_RETURN_IF_ERROR(ReadOutputs(value, request));
+    } else {
+      KEEL_RETURN_IF_ERROR(CheckJson(value, "'" + std::string(key) + "'"));
     }
   }
   if (!has_inputs) return InvalidArgumentError("missing field 'inputs'");

@@ -182,6 +182,37 @@ TEST_F(InferRequestTest, NumberArraysWithOtherContentOrBadJsonTakeTheGeneralRead
   }
 }
 
+TEST_F(InferRequestTest, FieldsKeelSkipsMustStillBeWellFormedJson) {
+  const std::string input = R"({"name":"x","shape":[1],"datatype":"FP32","data":[1])";
+  // Well-formed parameters anywhere are accepted and ignored.
+  ASSERT_TRUE(Parse(R"({"parameters":{"a":[1,-2.5e3,"s\n",true,false,null,{}]},"inputs":[)" + input +
+                    R"(,"parameters":{"binary_data":false}}],"outputs":[{"name":"probability","parameters":{}}]})")
+                  .ok());
+  EXPECT_EQ(request_.inputs[0].numbers, (std::vector<float>{1}));
+  EXPECT_EQ(request_.outputs, (std::vector<std::string>{"probability"}));
+  // Malformed JSON inside them is an error naming the field.
+  EXPECT_EQ(ErrorOf(R"({"parameters":{"a":[1,2,]},"inputs":[)" + input + "}]}").substr(0, 32),
+            "malformed JSON at 'parameters': ");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(,"parameters":{"k":tru}}]})").substr(0, 44),
+            "malformed JSON at inputs[0] 'x'.parameters: ");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(,"parameters":{"k":01}}]})").substr(0, 44),
+            "malformed JSON at inputs[0] 'x'.parameters: ");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(}],"outputs":[{"name":"p","parameters":"\x"}]})").substr(0, 41),
+            "malformed JSON at outputs[0].parameters: ");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(}],"parameters":)" + std::string(70, '[') + std::string(70, ']') + "}"),
+            "'parameters': nested deeper than 64");
+  // A field given twice is refused rather than read one way or the other.
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(,"data":[2]}]})"), "inputs[0] 'x': field 'data' given twice");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[)" + input + R"(}],"outputs":[{"name":"a","name":"b"}]})"),
+            "outputs[0]: field 'name' given twice");
+  // data before datatype is read once datatype is known.
+  ASSERT_TRUE(Parse(R"({"inputs":[{"data":["a",null],"shape":[2],"name":"c","datatype":"BYTES"}]})").ok());
+  ASSERT_EQ(request_.inputs[0].strings.size(), 2u);
+  EXPECT_EQ(request_.inputs[0].strings[0], "a");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"data":[1,2,],"shape":[2],"name":"c","datatype":"FP32"}]})").substr(0, 14),
+            "malformed JSON");
+}
+
 TEST_F(InferRequestTest, HugeShapesDoNotOverflow) {
   EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"x","shape":[4294967296,4294967296,16],"datatype":"FP32","data":[1]}]})"),
             "inputs[0] 'x': shape [4294967296,4294967296,16] holds 18446744073709551615 elements but data has 1");
