@@ -217,7 +217,10 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   if (!args.access_log.empty()) {
     KEEL_ASSIGN_OR_RETURN(access_log, server::AccessLog::Open(args.access_log, args.access_log_sample));
   }
+  // Declared before the server: it outlives the answers it defers.
+  server::TaskQueue background;
   server::ServerState state;
+  state.background = &background;
   state.access_log = access_log.get();
   state.deployments = &deployments;
   state.version = KEEL_VERSION;

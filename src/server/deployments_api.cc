@@ -74,12 +74,19 @@ void HandleGetDeployments(ServerState& state, HttpResponse* response) {
   response->body = json{{"ready", routes->ready}, {"deployments", std::move(list)}}.dump();
 }
 
-void HandlePostDeployment(ServerState& state, std::string_view body, HttpResponse* response) {
+void HandlePostDeployment(ServerState& state, std::string_view body, HttpResponse* response, Deferral* deferral) {
   Result<serving::DeploymentSpec> spec = ParseSpec(body);
   if (!spec.ok()) return SetError(spec.status(), response);
-  Result<serving::Route> route = state.deployments->Deploy(*spec);
-  if (!route.ok()) return SetError(route.status(), response);
-  response->body = RouteJson(route->primary->name, *route).dump();
+  auto deploy = [deployments = state.deployments, wanted = std::move(*spec), response] {
+    Result<serving::Route> route = deployments->Deploy(wanted);
+    if (!route.ok()) return SetError(route.status(), response);
+    response->body = RouteJson(route->primary->name, *route).dump();
+  };
+  if (state.background == nullptr) return deploy();
+  state.background->Post([deploy = std::move(deploy), finish = deferral->Defer()] {
+    deploy();
+    finish();
+  });
 }
 
 }  // namespace keel::server

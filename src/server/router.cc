@@ -133,7 +133,7 @@ void Router::Dispatch(const HttpRequest& request, HttpResponse* response, Deferr
     if (MethodIs(request, "GET", response)) HandleServerMetadata(state, response);
     return;
   } else if (path == "/api/v1/deployments") {
-    if (request.method == "POST") return HandlePostDeployment(state, request.body, response);
+    if (request.method == "POST") return HandlePostDeployment(state, request.body, response, deferral);
     if (request.method == "GET") return HandleGetDeployments(state, response);
     return MethodNotAllowed(request, "GET, POST", response);
   } else if (path == "/metrics") {

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "server/access_log.h"
 #include "server/http_server.h"
+#include "server/task_queue.h"
 #include "serving/deployments.h"
 
 namespace keel::server {
@@ -22,6 +23,9 @@ struct ServerState {
   const HttpServer* http = nullptr;  // for connection metrics; may be null
   AccessLog* access_log = nullptr;   // may be null
   std::string version;               // keel's version, for /v2
+  // Where model loads for POST /api/v1/deployments run; null: on the I/O
+  // thread that received the request.
+  TaskQueue* background = nullptr;
   // Requests that reached no model version (unknown model, bad path).
   std::atomic<uint64_t> unrouted_requests{0};
   std::atomic<int64_t> in_flight{0};
@@ -62,7 +66,9 @@ void HandleModelReady(ServerState& state, const ModelPath& path, HttpResponse* r
 void HandleInfer(ServerState& state, const ModelPath& path, std::string_view body, HttpResponse* response,
                  Deferral* deferral);
 void HandleGetDeployments(ServerState& state, HttpResponse* response);
-void HandlePostDeployment(ServerState& state, std::string_view body, HttpResponse* response);
+// Answers through `deferral` once the versions are loaded, when
+// state.background is set.
+void HandlePostDeployment(ServerState& state, std::string_view body, HttpResponse* response, Deferral* deferral);
 void HandleMetrics(ServerState& state, HttpResponse* response);
 
 }  // namespace keel::server
