@@ -217,6 +217,9 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   if (!args.access_log.empty()) {
     KEEL_ASSIGN_OR_RETURN(access_log, server::AccessLog::Open(args.access_log, args.access_log_sample));
   }
+  // Every thread from here on inherits the blocked signals, which only the
+  // signal thread takes.
+  SignalThread::BlockSignals();
   // Declared before the server: it outlives the answers it defers.
   server::TaskQueue background;
   server::ServerState state;
@@ -229,7 +232,6 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   state.http = &http;
 
   RaiseOpenFileLimit();
-  SignalThread::BlockSignals();
   KEEL_RETURN_IF_ERROR(http.Listen());
   std::cout << "keel serve: listening on http://" << args.host << ":" << http.port() << std::endl;
   std::mutex reload_mu;  // one deploy.yaml reload at a time
