@@ -1,6 +1,7 @@
 #include "keel_server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,11 +32,13 @@ KeelServer::KeelServer(const std::string& cwd, const std::vector<std::string>& a
   }
   ::close(out[1]);
   ::close(err[1]);
-  out_fd_ = out[0];
-  err_fd_ = err[0];
+  out_.fd = out[0];
+  err_.fd = err[0];
+  reader_ = std::thread([this] { ReadLoop(); });
   const std::string marker = "listening on http://127.0.0.1:";
   if (!WaitForOutput(marker)) return;
-  port_ = std::stoi(out_.substr(out_.find(marker) + marker.size()));
+  const std::string text = output();
+  port_ = std::stoi(text.substr(text.find(marker) + marker.size()));
 }
 
 KeelServer::~KeelServer() {
@@ -43,31 +46,70 @@ KeelServer::~KeelServer() {
     ::kill(pid_, SIGKILL);
     Wait();
   }
+  if (reader_.joinable()) reader_.join();
   // Under scripts/test's sanitizer builds the server reports what it finds
   // on stderr; whatever the test checked, that is a failure.
-  EXPECT_EQ(err_.find("Sanitizer"), std::string::npos) << err_;
-  if (out_fd_ >= 0) ::close(out_fd_);
-  if (err_fd_ >= 0) ::close(err_fd_);
+  EXPECT_EQ(err_.text.find("Sanitizer"), std::string::npos) << err_.text;
+  if (out_.fd >= 0) ::close(out_.fd);
+  if (err_.fd >= 0) ::close(err_.fd);
 }
 
-bool KeelServer::ReadUntil(int fd, std::string* sink, size_t* seen, const std::string& text) {
+void KeelServer::ReadLoop() {
+  pollfd fds[2] = {{out_.fd, POLLIN, 0}, {err_.fd, POLLIN, 0}};
+  Stream* streams[2] = {&out_, &err_};
+  int open = 2;
+  while (open > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (n > 0) {
+        streams[i]->text.append(buf, static_cast<size_t>(n));
+      } else {
+        streams[i]->ended = true;
+        fds[i].fd = -1;  // poll skips it from now on
+        --open;
+      }
+      grew_.notify_all();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  out_.ended = err_.ended = true;
+  grew_.notify_all();
+}
+
+bool KeelServer::WaitFor(Stream* stream, const std::string& text) {
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    const size_t at = sink->find(text, *seen);
-    const size_t end = at == std::string::npos ? at : sink->find('\n', at);
+    const size_t at = stream->text.find(text, stream->seen);
+    const size_t end = at == std::string::npos ? at : stream->text.find('\n', at);
     if (end != std::string::npos) {  // the whole line is in
-      *seen = end + 1;
+      stream->seen = end + 1;
       return true;
     }
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    sink->append(buf, static_cast<size_t>(n));
+    if (stream->ended) return false;
+    grew_.wait(lock);
   }
 }
 
-bool KeelServer::WaitForOutput(const std::string& text) { return ReadUntil(out_fd_, &out_, &out_seen_, text); }
-bool KeelServer::WaitForError(const std::string& text) { return ReadUntil(err_fd_, &err_, &err_seen_, text); }
+bool KeelServer::WaitForOutput(const std::string& text) { return WaitFor(&out_, text); }
+bool KeelServer::WaitForError(const std::string& text) { return WaitFor(&err_, text); }
+
+std::string KeelServer::output() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return out_.text;
+}
+
+std::string KeelServer::errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return err_.text;
+}
 
 void KeelServer::Signal(int signal) {
   if (pid_ > 0) ::kill(pid_, signal);
@@ -80,11 +122,8 @@ int KeelServer::Wait() {
     if (errno != EINTR) return -1;
   }
   pid_ = -1;
-  // Whatever is left of the output, for failure messages.
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) out_.append(buf, static_cast<size_t>(n));
-  while ((n = ::read(err_fd_, buf, sizeof buf)) > 0) err_.append(buf, static_cast<size_t>(n));
+  // The pipes end with the process: all its output is read.
+  if (reader_.joinable()) reader_.join();
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
