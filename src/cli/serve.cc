@@ -13,7 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/registry_open.h"
-#include "deploy/deploy_file.h"
+#include "deploy/deploy_source.h"
 #include "server/http_server.h"
 #include "server/router.h"
 #include "serving/deployments.h"
@@ -157,43 +157,6 @@ std::string Describe(const serving::Route& route) {
   return text;
 }
 
-// The deployment --deploy FILE --env ENV names, read afresh on each call.
-class DeployFileSource {
- public:
-  DeployFileSource(Env* env, std::string file, std::string environment)
-      : env_(env), file_(std::move(file)), environment_(std::move(environment)) {}
-
-  bool enabled() const { return !file_.empty(); }
-
-  Result<serving::DeploymentSpec> Read() const {
-    KEEL_ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_, file_));
-    KEEL_ASSIGN_OR_RETURN(deploy::DeployFile parsed, deploy::ParseDeployFile(text, file_));
-    KEEL_ASSIGN_OR_RETURN(deploy::Environment e, parsed.Find(environment_, file_));
-    return serving::DeploymentSpec{e.model, e.canary, e.canary_percent, e.shadow};
-  }
-
-  // Deploys what the file says now; a model name the file served before and
-  // no longer names is undeployed. On error what serves stays as it was.
-  Result<serving::Route> Apply(serving::Deployments* deployments) {
-    KEEL_ASSIGN_OR_RETURN(serving::DeploymentSpec spec, Read());
-    KEEL_ASSIGN_OR_RETURN(serving::Route route, deployments->Deploy(spec));
-    if (!served_name_.empty() && served_name_ != route.primary->name) {
-      Status removed = deployments->Undeploy(served_name_);
-      (void)removed;  // already gone is fine
-    }
-    served_name_ = route.primary->name;
-    return route;
-  }
-
-  const std::string& file() const { return file_; }
-
- private:
-  Env* env_;
-  std::string file_;
-  std::string environment_;
-  std::string served_name_;
-};
-
 Status Serve(Context& ctx, const ServeArgs& args) {
   if (args.port < 0 || args.port > 65535) return InvalidArgumentError("--port " + std::to_string(args.port) + " is not 0..65535");
   if (args.deploy_file.empty() != args.env.empty()) {
@@ -202,7 +165,7 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   if (args.models.empty() && args.deploy_file.empty()) {
     return InvalidArgumentError("nothing to serve: give --model ID (e.g. census@production) or --deploy deploy.yaml --env ENV");
   }
-  DeployFileSource deploy_file(ctx.env, args.deploy_file, args.env);
+  deploy::DeployFileSource deploy_file(ctx.env, args.deploy_file, args.env);
   // The file is checked before the server starts, so a typo fails at once.
   if (deploy_file.enabled()) KEEL_RETURN_IF_ERROR(deploy_file.Read().status());
   KEEL_ASSIGN_OR_RETURN(Registry registry, OpenRegistry(ctx));

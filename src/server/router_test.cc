@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "serving/test_models.h"
+
 namespace keel::server {
 namespace {
 
@@ -20,32 +22,10 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-class ConstantModel : public runtime::Model {
- public:
-  ConstantModel() {
-    signature_.task = runtime::Task::kBinary;
-    signature_.target = "y";
-    signature_.classes = {"0", "1"};
-    signature_.inputs = {{"a", table::ColumnType::kNumeric, {}}};
-  }
-  const runtime::Signature& signature() const override { return signature_; }
-  std::string_view Backend() const override { return "constant"; }
-  Status PredictInto(std::span<const float>, size_t rows, std::span<float> out) const override {
-    for (size_t r = 0; r < rows; ++r) out[r] = 0.25f;
-    return Status::Ok();
-  }
-
- private:
-  runtime::Signature signature_;
-};
-
 // Serves m@1 at once; loading m@2 waits until the test lets it go.
-class GatedSource : public serving::ModelSource {
+class GatedSource : public serving::testing::ConstantSource {
  public:
-  Result<std::string> Resolve(const std::string& id) override {
-    if (id != "m@1" && id != "m@2") return NotFoundError("unknown model ID '" + id + "'");
-    return id;
-  }
+  GatedSource() : ConstantSource({"m@1", "m@2"}) {}
   Result<std::unique_ptr<serving::ServedModel>> Load(const std::string& id) override {
     if (id == "m@2") {
       std::unique_lock<std::mutex> lock(mu_);
@@ -53,7 +33,7 @@ class GatedSource : public serving::ModelSource {
       changed_.notify_all();
       changed_.wait(lock, [this] { return released_; });
     }
-    return std::make_unique<serving::ServedModel>("m", id.substr(2), std::make_unique<ConstantModel>());
+    return ConstantSource::Load(id);
   }
 
   void WaitUntilLoading() {
