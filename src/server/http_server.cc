@@ -20,6 +20,9 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr size_t kHeaderLimit = 64 << 10;
+// How much a connection reads at once while waiting for a request: enough
+// for a whole request of 64 rows (about 13 KB) in one read.
+constexpr size_t kFirstRead = 16 << 10;
 constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
     "Content-Length: 39\r\n\r\n{\"error\": \"too many open connections\"}\n";
@@ -97,7 +100,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     if (server_->stopping.load()) return Close();
     if (buffer_.size() > 0) return ReadHeader();
     stream_.expires_after(options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    stream_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->Close();
       self->buffer_.commit(n);
       self->ReadHeader();
