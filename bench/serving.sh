@@ -13,16 +13,21 @@
 # GET /v2/health/ready answers 200:
 #   keel     keel serve --model bc@1 (its default threads: one per core)
 #   fastapi  bench/serving/fastapi_app.py: FastAPI on uvicorn, 2 worker
-#            processes, xgboost.Booster(nthread=1).inplace_predict per request.
-#            gunicorn manages the uvicorn workers (-k uvicorn.workers.UvicornWorker,
-#            the deployment uvicorn's docs give): `uvicorn --workers 2` would
-#            leave Nagle's algorithm on for accepted connections (it binds the
-#            socket with proto 0, so asyncio skips TCP_NODELAY; uvicorn issue
-#            #3149), which costs every keep-alive request ~43 ms on Linux.
-#            uvicorn takes httptools and uvloop when they are installed (what
-#            `pip install "uvicorn[standard]"`, FastAPI's documented install,
-#            brings; Debian: python3-httptools, python3-uvloop), else h11 and
-#            asyncio, 1.5-2.5x slower here; the report names which ran.
+#            processes, xgboost.Booster(nthread=1).inplace_predict per request,
+#            as Debian's packages run it: python3-fastapi's python3-uvicorn
+#            neither depends on nor recommends httptools and uvloop, so it
+#            speaks HTTP with h11 on asyncio's loop. gunicorn manages the
+#            uvicorn workers (-k uvicorn.workers.UvicornH11Worker: h11 and
+#            asyncio, whatever else is installed); `uvicorn --workers 2`
+#            would leave Nagle's algorithm on for accepted connections (it
+#            binds the socket with proto 0, so asyncio skips TCP_NODELAY;
+#            uvicorn issue #3149), which costs every keep-alive request
+#            ~43 ms on Linux. Target (b)'s baseline.
+#   fastapi-uvloop  the same app with httptools and uvloop (what
+#            `pip install "uvicorn[standard]"` brings; Debian:
+#            python3-httptools, python3-uvloop), -k
+#            uvicorn.workers.UvicornWorker: the fastest FastAPI setup,
+#            reported beside the targets without one of its own.
 #   flask    bench/serving/flask_app.py: Flask on gunicorn (its default sync
 #            workers: no keep-alive, one connection per request), 2 worker
 #            processes, the same prediction code
@@ -53,11 +58,12 @@
 # duration), rows/s (req/s x batch) and wrk's p50 and p99 latency in ms, then
 # keel's targets with PASS or MISS:
 #   (a) keel's req/s >= 60% of nginx's at batch 1, c64;
-#   (b) keel's rows/s >= 10x FastAPI's at batch 64, each server at its own
-#       best concurrency of c1/c8/c64 (the c8 and c64 ratios printed too;
-#       Flask's printed without a target);
+#   (b) keel's rows/s >= 10x FastAPI's (Debian's stack) at batch 64, each
+#       server at its own best concurrency of c1/c8/c64 (the c8 and c64
+#       ratios printed too; fastapi-uvloop's and Flask's printed without a
+#       target);
 #   (c) keel's p99 < 2 ms at c8, at batch 1 and at batch 64.
-# With the defaults a run takes about 4 x 2 x 3 x 3 x 12 s, 15 minutes.
+# With the defaults a run takes about 5 x 2 x 3 x 3 x 12 s, 18 minutes.
 #
 # Usage: bench/serving.sh [BUILD_DIR]
 #   BUILD_DIR                       holds keel (default: bench/../build; built
@@ -65,7 +71,7 @@
 #   KEEL_BENCH_SECONDS=10           seconds per timed wrk run
 #   KEEL_BENCH_WARMUP=2             seconds of the discarded run before each
 #   KEEL_BENCH_REPS=3               rounds
-#   KEEL_BENCH_TARGETS="keel fastapi flask nginx"   which to run (a subset)
+#   KEEL_BENCH_TARGETS="keel fastapi fastapi-uvloop flask nginx"   which to run (a subset)
 #   KEEL_BENCH_DIR=/tmp             parent of the scratch folder
 #   KEEL_BENCH_STRICT=1             exit 1 when keel misses a target
 set -euo pipefail
@@ -78,7 +84,7 @@ BUILD=${1:-$REPO/build}
 DURATION=${KEEL_BENCH_SECONDS:-10}
 WARMUP=${KEEL_BENCH_WARMUP:-2}
 REPS=${KEEL_BENCH_REPS:-3}
-TARGETS=${KEEL_BENCH_TARGETS:-keel fastapi flask nginx}
+TARGETS=${KEEL_BENCH_TARGETS:-keel fastapi fastapi-uvloop flask nginx}
 STRICT=${KEEL_BENCH_STRICT:-0}
 DATASET=/work/shared/datasets/sklearn_toy/breast_cancer.csv
 PY=/usr/bin/python3
@@ -93,7 +99,8 @@ usage_error() { echo "serving.sh: $*" >&2; exit 2; }
 [[ $WARMUP =~ ^[0-9]+$ ]] || usage_error "KEEL_BENCH_WARMUP must be an integer, got '$WARMUP'"
 read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
-  [[ $t =~ ^(keel|fastapi|flask|nginx)$ ]] || usage_error "unknown target '$t' (keel fastapi flask nginx)"
+  [[ $t =~ ^(keel|fastapi|fastapi-uvloop|flask|nginx)$ ]] ||
+    usage_error "unknown target '$t' (keel fastapi fastapi-uvloop flask nginx)"
 done
 ((${#TARGET_LIST[@]} > 0)) || usage_error "KEEL_BENCH_TARGETS is empty"
 wants() { [[ " ${TARGET_LIST[*]} " == *" $1 "* ]]; }
@@ -110,7 +117,7 @@ if [[ ! -x $KEEL ]]; then
   ninja -C "$BUILD" --quiet keel
 fi
 if wants keel && ! "$KEEL" serve --help 2>&1 | grep -q 'Usage: keel serve'; then
-  die "$KEEL has no 'serve' command; measure the others with KEEL_BENCH_TARGETS=\"fastapi flask nginx\""
+  die "$KEEL has no 'serve' command; measure the others with KEEL_BENCH_TARGETS=\"fastapi fastapi-uvloop flask nginx\""
 fi
 
 SCRATCH=$(mktemp -d "${KEEL_BENCH_DIR:-/tmp}/keel-bench-serving.XXXXXX")
@@ -151,9 +158,10 @@ log "training bc@1 in $PROJECT: keel train xgboost, 100 trees, max_depth 6"
 
 # ---------------------------------------------------------------- servers
 declare -A PORT URL
-mapfile -t FREE < <("$PY" "$HERE/tool.py" ports 5)
-PORT=([keel]=${FREE[0]} [fastapi]=${FREE[1]} [flask]=${FREE[2]} [nginx1]=${FREE[3]} [nginx64]=${FREE[4]})
-for t in keel fastapi flask; do
+mapfile -t FREE < <("$PY" "$HERE/tool.py" ports 6)
+PORT=([keel]=${FREE[0]} [fastapi]=${FREE[1]} [flask]=${FREE[2]} [nginx1]=${FREE[3]} [nginx64]=${FREE[4]}
+  [fastapi-uvloop]=${FREE[5]})
+for t in keel fastapi fastapi-uvloop flask; do
   URL[$t,1]=http://127.0.0.1:${PORT[$t]}/v2/models/bc/infer
   URL[$t,64]=${URL[$t,1]}
 done
@@ -181,8 +189,14 @@ if wants keel; then
   PID[keel]=$!
 fi
 if wants fastapi; then
-  start fastapi "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornWorker \
+  start fastapi "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornH11Worker \
     --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi]}" --workers "$PY_WORKERS" \
+    --log-level warning fastapi_app:app
+fi
+if wants fastapi-uvloop; then
+  "$PY" -c 'import httptools, uvloop' 2>/dev/null || die "fastapi-uvloop needs python3-httptools and python3-uvloop"
+  start fastapi-uvloop "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornWorker \
+    --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi-uvloop]}" --workers "$PY_WORKERS" \
     --log-level warning fastapi_app:app
 fi
 if wants flask; then
@@ -190,7 +204,7 @@ if wants flask; then
     --workers "$PY_WORKERS" --log-level warning flask_app:app
 fi
 MODEL_SERVERS=()
-for t in keel fastapi flask; do
+for t in keel fastapi fastapi-uvloop flask; do
   if wants "$t"; then
     wait_ready "$t" "${URL[$t,1]}"
     MODEL_SERVERS+=("$t=${URL[$t,1]}")
@@ -263,9 +277,7 @@ echo
 echo "keel serving benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $CPUS CPUs, $(uname -r))"
 echo "model: bc@1, XGBoost binary, 100 trees, max_depth 6, 30 features; requests: the first 1 / 64 rows of $DATASET"
 echo "keel: $(version "$KEEL" version) ($KEEL); python $("$PY" -c 'import sys; print(sys.version.split()[0])'), xgboost $("$PY" -c 'import xgboost; print(xgboost.__version__)')"
-echo "fastapi $("$PY" -c 'import fastapi; print(fastapi.__version__)') on uvicorn $("$PY" -c 'import uvicorn; print(uvicorn.__version__)') ($("$PY" -c '
-import importlib.util as u
-print("http: " + ("httptools" if u.find_spec("httptools") else "h11") + ", loop: " + ("uvloop" if u.find_spec("uvloop") else "asyncio"))')) workers, flask $("$PY" -c 'import flask; print(flask.__version__)') on sync workers; gunicorn $("$PY" -c 'import gunicorn; print(gunicorn.__version__)') with $PY_WORKERS workers each"
+echo "fastapi $("$PY" -c 'import fastapi; print(fastapi.__version__)') on uvicorn $("$PY" -c 'import uvicorn; print(uvicorn.__version__)') workers (fastapi: h11, asyncio; fastapi-uvloop: httptools, uvloop), flask $("$PY" -c 'import flask; print(flask.__version__)') on sync workers; gunicorn $("$PY" -c 'import gunicorn; print(gunicorn.__version__)') with $PY_WORKERS workers each"
 echo "$(version "$NGINX" -v), $(version wrk -v | cut -d' ' -f1-2)"
 echo "load average at the start / end: $LOAD_START / $LOAD_END; $REPS rounds of ${DURATION} s per cell, medians"
 echo
