@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 #include <thread>
 #include <unordered_set>
@@ -35,15 +37,40 @@ std::string ErrorJson(std::string_view message) {
 
 }  // namespace
 
+using Clock = std::chrono::steady_clock;
+
+// How often an I/O thread looks for connections past their deadline: a
+// quarter of the shortest timeout, so that one fires at most a quarter
+// late, within 10 ms to 1 s. One sweep per thread instead of a timer per
+// connection, which cost a timer update and a cancelled wait per read and
+// write (about 6% of the throughput of 64-row requests).
+Clock::duration SweepInterval(const HttpServerOptions& options) {
+  const auto shortest = std::min({options.idle_timeout, options.header_timeout, options.body_timeout});
+  return std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+}
+
 class Session;
 
-// One per I/O thread: the thread's io_context and its open sessions (only
-// ever touched on that thread).
+// One per I/O thread: the thread's io_context, its open sessions and the
+// sweep that closes the ones past their deadline (only ever touched on that
+// thread). The sweep runs while the thread has sessions.
 struct IoThread {
+  ~IoThread() {
+    // Sessions that handlers still hold when the context is destroyed no
+    // longer stop the sweep.
+    sweep.reset();
+  }
+
+  void AddSession(Session* session, Clock::duration interval);
+  void RemoveSession(Session* session);
+  void Sweep(Clock::duration interval);
+
   // Declared first, destroyed last: sessions still held by handlers the
   // context destroys unregister themselves from the set.
   std::unordered_set<Session*> sessions;
   net::io_context context{1};
+  std::optional<net::steady_timer> sweep;
+  bool sweeping = false;
 };
 
 struct HttpServer::Impl {
@@ -70,18 +97,23 @@ struct HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session>, public Deferral {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server, IoThread* thread)
-      : stream_(std::move(socket)), server_(server), thread_(thread) {}
+      : socket_(std::move(socket)), server_(server), thread_(thread) {}
 
   ~Session() {
-    thread_->sessions.erase(this);
+    thread_->RemoveSession(this);
     Close();
   }
 
   void Start() {
-    thread_->sessions.insert(this);
+    thread_->AddSession(this, SweepInterval(options()));
     beast::error_code ignored;
-    stream_.socket().set_option(tcp::no_delay(true), ignored);
+    socket_.set_option(tcp::no_delay(true), ignored);
     WaitForRequest();
+  }
+
+  // The sweep closes a connection whose read or write outlasts its timeout.
+  void CloseIfLate(Clock::time_point now) {
+    if (deadline_ <= now) Close();
   }
 
   // The server is stopping: a connection between requests closes now, one
@@ -95,12 +127,15 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
  private:
   const HttpServerOptions& options() const { return server_->options; }
 
+  // The reads and writes from now on must be done within `timeout`.
+  void Deadline(std::chrono::milliseconds timeout) { deadline_ = Clock::now() + timeout; }
+
   void WaitForRequest() {
     busy_ = false;
     if (server_->stopping.load()) return Close();
     if (buffer_.size() > 0) return ReadHeader();
-    stream_.expires_after(options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    Deadline(options().idle_timeout);
+    socket_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->Close();
       self->buffer_.commit(n);
       self->ReadHeader();
@@ -112,8 +147,8 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options().max_body);
-    stream_.expires_after(options().header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    Deadline(options().header_timeout);
+    http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnHeader(ec);
     });
   }
@@ -129,7 +164,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     if (parser_->is_done()) return OnRequest();
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+      net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          if (ec) return self->Close();
                          self->ReadBody();
@@ -140,8 +175,8 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void ReadBody() {
-    stream_.expires_after(options().body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    Deadline(options().body_timeout);
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->OnRequest();
     });
@@ -175,6 +210,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void OnRequest() {
+    deadline_ = Clock::time_point::max();  // no read or write pending while it is handled
     const auto& message = parser_->get();
     const HttpRequest request{std::string_view(message.method_string().data(), message.method_string().size()),
                               std::string_view(message.target().data(), message.target().size()), message.body()};
@@ -209,8 +245,8 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     // An HTTP/1.0 client keeps the connection only when told so.
     if (keep_alive && parser_ && parser_->get().version() == 10) response_.set(http::field::connection, "keep-alive");
     response_.prepare_payload();
-    stream_.expires_after(options().body_timeout);
-    http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+    Deadline(options().body_timeout);
+    http::async_write(socket_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
       std::swap(self->response_.body(), self->out_.body);
       if (ec || !keep_alive) return self->Close();
       self->WaitForRequest();
@@ -224,11 +260,12 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     closed_ = true;
     server_->SessionClosed();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);  // cancels a pending read or write
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -239,6 +276,38 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   bool closed_ = false;
   bool deferred_ = false;
 };
+
+void IoThread::AddSession(Session* session, Clock::duration interval) {
+  sessions.insert(session);
+  if (sweeping) return;
+  sweeping = true;
+  if (!sweep) sweep.emplace(context);
+  Sweep(interval);
+}
+
+void IoThread::RemoveSession(Session* session) {
+  sessions.erase(session);
+  if (sessions.empty() && sweeping && sweep) sweep->cancel();
+}
+
+// Waits `interval`, then closes the sessions past their deadline; again
+// while there are sessions.
+void IoThread::Sweep(Clock::duration interval) {
+  sweep->expires_after(interval);
+  sweep->async_wait([this, interval](beast::error_code ec) {
+    if (!ec) {
+      const Clock::time_point now = Clock::now();
+      // Closing leaves the set as it is: a session leaves it when its last
+      // handler has run.
+      for (Session* session : sessions) session->CloseIfLate(now);
+    }
+    if (sessions.empty()) {
+      sweeping = false;
+      return;
+    }
+    Sweep(interval);
+  });
+}
 
 void HttpServer::Impl::Accept() {
   IoThread& target = *threads[next_thread];

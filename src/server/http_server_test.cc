@@ -1,0 +1,170 @@
+// HttpServer's timeouts in-process, against 127.0.0.1: an idle connection
+// and a client that stops reading are closed; a request being handled,
+// however long it takes, is not.
+#include "server/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace keel::server {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// "/big" answers 64 MiB; "/held" answers only when the test releases it;
+// anything else answers "ok".
+class TestHandler : public HttpHandler {
+ public:
+  void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override {
+    response->content_type = "text/plain";
+    if (request.target == "/big") {
+      response->body.assign(64 << 20, 'x');
+    } else if (request.target == "/held") {
+      response->body = "held";
+      std::function<void()> respond = deferral->Defer();
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = std::move(respond);
+      changed_.notify_all();
+    } else {
+      response->body = "ok";
+    }
+  }
+
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return held_ != nullptr; });
+  }
+  // Answers "/held". REQUIRES: WaitUntilHeld().
+  void ReleaseHeld() {
+    std::function<void()> respond;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      respond = std::move(held_);
+    }
+    respond();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::function<void()> held_;
+};
+
+// A blocking connection that gives up on a read after 30 s rather than
+// hanging the test.
+class Connection {
+ public:
+  explicit Connection(uint16_t port) : socket_(context_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    timeval limit{30, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  }
+
+  void Send(std::string_view text) { net::write(socket_, net::buffer(text.data(), text.size())); }
+
+  // Reads until the server closes the connection (or the read limit);
+  // returns what came, and whether it was the server's close.
+  std::pair<std::string, bool> ReadToClose() {
+    std::string got;
+    char chunk[1 << 16];
+    for (;;) {
+      boost::system::error_code ec;
+      size_t n = socket_.read_some(net::buffer(chunk), ec);
+      got.append(chunk, n);
+      if (ec) return {got, ec == net::error::eof || ec == net::error::connection_reset};
+    }
+  }
+
+  // Reads one response whose body is `body`.
+  std::string ReadResponse(std::string_view body) {
+    std::string got;
+    char chunk[4096];
+    while (got.size() < body.size() || got.compare(got.size() - body.size(), body.size(), body) != 0) {
+      boost::system::error_code ec;
+      size_t n = socket_.read_some(net::buffer(chunk), ec);
+      if (ec) return got + " [" + ec.message() + "]";
+      got.append(chunk, n);
+    }
+    return got;
+  }
+
+ private:
+  net::io_context context_;
+  tcp::socket socket_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions options) {
+    options.port = 0;
+    options.threads = 1;
+    server_ = std::make_unique<HttpServer>(options, &handler_);
+    ASSERT_TRUE(server_->Listen().ok());
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->Stop();
+      thread_.join();
+    }
+  }
+
+  TestHandler handler_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+constexpr std::string_view kGet = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(HttpServerTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  Start({.idle_timeout = std::chrono::milliseconds(100)});
+  Connection client(server_->port());
+  client.Send(kGet);
+  EXPECT_NE(client.ReadResponse("ok").find("200 OK"), std::string::npos);
+  // No next request: the server closes the connection.
+  const auto start = std::chrono::steady_clock::now();
+  auto [rest, closed] = client.ReadToClose();
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(rest, "");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+}
+
+TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAfterTheBodyTimeout) {
+  Start({.body_timeout = std::chrono::milliseconds(200)});
+  Connection client(server_->port());
+  client.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The client reads nothing: the 64 MiB reply fills the socket buffers,
+  // the write stalls and the server gives the connection up.
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < limit) std::this_thread::yield();
+  ASSERT_EQ(server_->open_connections(), 0);
+  auto [got, closed] = client.ReadToClose();
+  EXPECT_TRUE(closed);
+  EXPECT_NE(got.find("200 OK"), std::string::npos);
+  EXPECT_LT(got.size(), size_t{64} << 20);
+}
+
+TEST_F(HttpServerTest, ARequestBeingHandledOutlastsEveryTimeout) {
+  const auto short_timeout = std::chrono::milliseconds(50);
+  Start({.idle_timeout = short_timeout, .header_timeout = short_timeout, .body_timeout = short_timeout});
+  Connection held(server_->port());
+  held.Send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+  handler_.WaitUntilHeld();
+  // A second connection, left idle, is closed by the timeout sweep; the
+  // held request is older and still waits for its answer.
+  Connection idle(server_->port());
+  EXPECT_TRUE(idle.ReadToClose().second);
+  handler_.ReleaseHeld();
+  EXPECT_NE(held.ReadResponse("held").find("200 OK"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel::server
