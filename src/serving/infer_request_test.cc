@@ -213,6 +213,49 @@ TEST_F(InferRequestTest, FieldsKeelSkipsMustStillBeWellFormedJson) {
             "malformed JSON");
 }
 
+// Number arrays after a key "data" are read before simdjson sees the text
+// and blanked in its copy; whatever else stands where such a key appears
+// must read as it did.
+TEST_F(InferRequestTest, DataArraysReadAheadChangeNothingElse) {
+  // "data" in parameters, and a key ending in an escaped quote: checked,
+  // ignored, and the input's own data is read.
+  ASSERT_TRUE(Parse(R"({"parameters":{"data":[9,8]},"inputs":[{"name":"x","x\"data":[7],"shape":[2],)"
+                    R"("datatype":"FP32","parameters":{"data":[[6]]},"data":[1,2]}]})").ok());
+  EXPECT_EQ(request_.inputs[0].numbers, (std::vector<float>{1, 2}));
+  // A string that spells such a key keeps every byte.
+  ASSERT_TRUE(Parse(R"({"id":"\"data\": [1, 2] \"data\":[3]","inputs":[{"name":"x","shape":[1],"datatype":"FP32",)"
+                    R"("data":[5]}]})").ok());
+  EXPECT_EQ(request_.id, R"("data": [1, 2] "data":[3])");
+  // The key spelled with an escape takes the general reader.
+  ASSERT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","d\u0061ta":[3,4]}]})").ok());
+  EXPECT_EQ(request_.inputs[0].numbers, (std::vector<float>{3, 4}));
+  // Two inputs, data before datatype, nested: each gets its own numbers.
+  ASSERT_TRUE(Parse(R"({"inputs":[{"data":[[1,2],[3,4]],"name":"a","shape":[2,2],"datatype":"FP64"},)"
+                    R"({"name":"b","shape":[1],"datatype":"INT64","data" : [ 5 ]}]})").ok());
+  ASSERT_EQ(request_.input_count, 2u);
+  EXPECT_EQ(request_.inputs[0].numbers, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(request_.inputs[1].numbers, (std::vector<float>{5}));
+  // Numbers where BYTES are declared, before or after the datatype.
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"c","shape":[1],"datatype":"BYTES","data":[[1]]}]})"),
+            "inputs[0] 'c'.data[0]: expected a string (datatype BYTES), got a number");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"data":[1],"name":"c","shape":[1],"datatype":"BYTES"}]})"),
+            "inputs[0] 'c'.data[0]: expected a string (datatype BYTES), got a number");
+  ASSERT_TRUE(Parse(R"({"inputs":[{"name":"c","shape":[0],"datatype":"BYTES","data":[]}]})").ok());
+  EXPECT_TRUE(request_.inputs[0].strings.empty());
+  // Documents that are not JSON stay refused whatever the arrays hold (and
+  // a null is spelled out).
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"c","shape":[2],"datatype":"BYTES","data":["x",nul]}]})").substr(0, 14),
+            "malformed JSON");
+  EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"c","shape":[2],"datatype":"FP32","data":[1,nulx]}]})").substr(0, 14),
+            "malformed JSON");
+  for (const char* bad : {R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1}]})",
+                          R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]]}]})",
+                          R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]} "data":[2])",
+                          R"({"id":"a" "data":[1],"inputs":[]})", R"({"inputs":[{"data":[1] "data":[2]}]})"}) {
+    EXPECT_EQ(ErrorOf(bad).substr(0, 14), "malformed JSON") << bad;
+  }
+}
+
 TEST_F(InferRequestTest, HugeShapesDoNotOverflow) {
   EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"x","shape":[4294967296,4294967296,16],"datatype":"FP32","data":[1]}]})"),
             "inputs[0] 'x': shape [4294967296,4294967296,16] holds 18446744073709551615 elements but data has 1");

@@ -4,9 +4,10 @@
 // nothing crashes; a rejected request is an invalid argument, never an
 // internal error; an accepted input holds as many elements as its shape
 // says; an accepted request's response is valid JSON naming the model and
-// one of its versions, with one prediction per row; every number read
-// equals nlohmann::json's reading of the same body (correctly rounded to
-// double, then float). One parser serves every input, as one
+// one of its versions, with one prediction per row; an accepted body is
+// JSON by nlohmann::json too, and every number read and the id echoed
+// equal its reading of the same body (numbers correctly rounded to double,
+// then float). One parser serves every input, as one
 // connection's parser serves every request.
 #include <cmath>
 #include <cstddef>
@@ -79,7 +80,8 @@ bool Flatten(const nlohmann::json& data, std::vector<float>* out) {
   return true;
 }
 
-void CheckNumbersAgainstNlohmann(std::string_view body, const InferRequest& request) {
+// `response`: what keel answered to the accepted `body`.
+void CheckAgainstNlohmann(std::string_view body, const InferRequest& request, const nlohmann::json& response) {
   // A key repeated in an object is read as the first by keel and as the
   // last by nlohmann: such bodies are not compared.
   std::vector<std::set<std::string>> keys;
@@ -93,7 +95,9 @@ void CheckNumbersAgainstNlohmann(std::string_view body, const InferRequest& requ
     return true;
   };
   nlohmann::json doc = nlohmann::json::parse(body, on_event, /*allow_exceptions=*/false);
-  if (repeated || doc.is_discarded() || !doc.is_object() || !doc.contains("inputs") || !doc["inputs"].is_array()) return;
+  KEEL_FUZZ_CHECK(!doc.is_discarded(), "what keel accepts is JSON");
+  if (repeated || !doc.is_object() || !doc.contains("inputs") || !doc["inputs"].is_array()) return;
+  if (doc.contains("id")) KEEL_FUZZ_CHECK(response["id"] == doc["id"], "the id is echoed as nlohmann reads it");
   const nlohmann::json& inputs = doc["inputs"];
   KEEL_FUZZ_CHECK(inputs.size() == request.input_count, "as many inputs as nlohmann reads");
   for (size_t i = 0; i < request.input_count; ++i) {
@@ -138,9 +142,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < request.input_count; ++i) {
     KEEL_FUZZ_CHECK(request.inputs[i].DataCount() == request.inputs[i].ElementCount(), "data fills the shape");
   }
-  CheckNumbersAgainstNlohmann(body, request);
   nlohmann::json response = nlohmann::json::parse(fixture->response, nullptr, /*allow_exceptions=*/false);
   KEEL_FUZZ_CHECK(!response.is_discarded(), "the response is valid JSON");
+  CheckAgainstNlohmann(body, request, response);
   KEEL_FUZZ_CHECK(response["model_name"] == "m", "the response names the model");
   KEEL_FUZZ_CHECK(response["model_version"] == "1" || response["model_version"] == "2", "a served version answers");
   for (const nlohmann::json& output : response["outputs"]) {
