@@ -262,7 +262,7 @@ void RegisterServeCommand(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--header-timeout", args->header_timeout, "seconds to receive a request's header")
       ->capture_default_str();
-  cmd->add_option("--body-timeout", args->body_timeout, "seconds to receive a request's body after its header")
+  cmd->add_option("--body-timeout", args->body_timeout, "seconds to receive a request's body after its header, and to send a response")
       ->capture_default_str();
   cmd->add_option("--drain-timeout", args->drain_timeout,
                   "seconds SIGTERM waits for requests in flight before closing their connections")
