@@ -1,6 +1,8 @@
 #include "server/http_server.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -220,8 +222,12 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   void OnRequest() {
     deadline_ = Clock::time_point::max();  // no read or write pending while it is handled
     const auto& message = parser_->get();
-    const HttpRequest request{std::string_view(message.method_string().data(), message.method_string().size()),
-                              std::string_view(message.target().data(), message.target().size()), message.body()};
+    // HEAD is answered as GET would be, without the body.
+    head_only_ = message.method() == http::verb::head;
+    const std::string_view method =
+        head_only_ ? "GET" : std::string_view(message.method_string().data(), message.method_string().size());
+    const HttpRequest request{method, std::string_view(message.target().data(), message.target().size()),
+                              message.body()};
     out_.status = 200;
     out_.content_type = "application/json";
     out_.body.clear();
@@ -232,6 +238,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void RespondError(int status, const std::string& message) {
+    head_only_ = false;
     out_.status = status;
     out_.allow = {};
     out_.content_type = "application/json";
@@ -239,26 +246,44 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     Respond(/*keep_alive=*/false);
   }
 
+  // Writes the status line and headers into head_ and sends them with
+  // out_.body in one write: the response is always a whole body of known
+  // length.
   void Respond(bool keep_alive) {
-    response_.result(static_cast<unsigned>(out_.status));
-    response_.version(11);
-    response_.set(http::field::content_type, out_.content_type);
-    if (out_.allow.empty()) {
-      response_.erase(http::field::allow);
-    } else {
-      response_.set(http::field::allow, beast::string_view(out_.allow.data(), out_.allow.size()));
+    head_.assign("HTTP/1.1 ");
+    AppendNumber(static_cast<uint64_t>(out_.status), &head_);
+    head_ += ' ';
+    const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(out_.status));
+    head_.append(reason.data(), reason.size());
+    head_ += "\r\nContent-Type: ";
+    head_ += out_.content_type;
+    head_ += "\r\nContent-Length: ";
+    AppendNumber(out_.body.size(), &head_);
+    head_ += "\r\n";
+    if (!out_.allow.empty()) {
+      head_ += "Allow: ";
+      head_ += out_.allow;
+      head_ += "\r\n";
     }
-    std::swap(response_.body(), out_.body);
-    response_.keep_alive(keep_alive);
-    // An HTTP/1.0 client keeps the connection only when told so.
-    if (keep_alive && parser_ && parser_->get().version() == 10) response_.set(http::field::connection, "keep-alive");
-    response_.prepare_payload();
+    if (!keep_alive) {
+      head_ += "Connection: close\r\n";
+    } else if (parser_ && parser_->get().version() == 10) {
+      head_ += "Connection: keep-alive\r\n";  // an HTTP/1.0 client keeps the connection only when told so
+    }
+    head_ += "\r\n";
     Deadline(options().body_timeout);
-    http::async_write(socket_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-      std::swap(self->response_.body(), self->out_.body);
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_),
+                                                   head_only_ ? net::const_buffer() : net::buffer(out_.body)};
+    net::async_write(socket_, buffers, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
       if (ec || !keep_alive) return self->Close();
       self->WaitForRequest();
     });
+  }
+
+  static void AppendNumber(uint64_t value, std::string* out) {
+    char digits[20];
+    const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, value);
+    out->append(digits, end.ptr);
   }
 
   // The connection no longer counts as open from here on, before the client
@@ -276,7 +301,8 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   Clock::time_point deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::string head_;  // the response's status line and headers
+  bool head_only_ = false;  // a HEAD request: no body follows head_
   HttpResponse out_;
   HttpServer::Impl* server_;
   IoThread* thread_;

@@ -137,6 +137,17 @@ TEST_F(HttpServerTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
 }
 
+TEST_F(HttpServerTest, HeadIsAnsweredAsGetWithoutTheBody) {
+  Start({});
+  Connection client(server_->port());
+  client.Send("HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(client.ReadResponse("\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n");
+  // No body came: the next response on the connection starts clean.
+  client.Send(kGet);
+  EXPECT_EQ(client.ReadResponse("ok"), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+}
+
 TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAfterTheBodyTimeout) {
   Start({.body_timeout = std::chrono::milliseconds(200)});
   Connection client(server_->port());
