@@ -158,9 +158,27 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options().max_body);
     Deadline(options().header_timeout);
+    beast::error_code ec;
+    ParseBuffered(/*header_only=*/true, ec);
+    if (ec || parser_->is_header_done()) return OnHeader(ec);
     http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnHeader(ec);
     });
+  }
+
+  // Parses what buffer_ already holds, up to the end of the header or of
+  // the request, so that a request that came whole (the common case) is
+  // read without Beast's asynchronous read operations. `ec`: a parse error.
+  void ParseBuffered(bool header_only, beast::error_code& ec) {
+    while (buffer_.size() > 0 && !(header_only ? parser_->is_header_done() : parser_->is_done())) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        return;
+      }
+      if (ec || used == 0) return;
+    }
   }
 
   void OnHeader(beast::error_code ec) {
@@ -186,6 +204,10 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
 
   void ReadBody() {
     Deadline(options().body_timeout);
+    beast::error_code ec;
+    ParseBuffered(/*header_only=*/false, ec);
+    if (ec) return OnReadError(ec);
+    if (parser_->is_done()) return OnRequest();
     http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->OnRequest();

@@ -20,13 +20,15 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 // "/big" answers 64 MiB; "/held" answers only when the test releases it;
-// anything else answers "ok".
+// "/echo" answers the request's method and body; anything else "ok".
 class TestHandler : public HttpHandler {
  public:
   void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override {
     response->content_type = "text/plain";
     if (request.target == "/big") {
       response->body.assign(64 << 20, 'x');
+    } else if (request.target == "/echo") {
+      response->body = std::string(request.method) + " " + std::string(request.body);
     } else if (request.target == "/held") {
       response->body = "held";
       std::function<void()> respond = deferral->Defer();
@@ -73,7 +75,8 @@ class Connection {
   // Reads until the server closes the connection (or the read limit);
   // returns what came, and whether it was the server's close.
   std::pair<std::string, bool> ReadToClose() {
-    std::string got;
+    std::string got = std::move(pending_);
+    pending_.clear();
     char chunk[1 << 16];
     for (;;) {
       boost::system::error_code ec;
@@ -83,22 +86,26 @@ class Connection {
     }
   }
 
-  // Reads one response whose body is `body`.
-  std::string ReadResponse(std::string_view body) {
-    std::string got;
+  // Reads up to the end of the first `end` that comes (a response's body);
+  // what follows is kept for the next read.
+  std::string ReadResponse(std::string_view end) {
     char chunk[4096];
-    while (got.size() < body.size() || got.compare(got.size() - body.size(), body.size(), body) != 0) {
+    size_t found;
+    while ((found = pending_.find(end)) == std::string::npos) {
       boost::system::error_code ec;
       size_t n = socket_.read_some(net::buffer(chunk), ec);
-      if (ec) return got + " [" + ec.message() + "]";
-      got.append(chunk, n);
+      if (ec) return pending_ + " [" + ec.message() + "]";
+      pending_.append(chunk, n);
     }
+    std::string got = pending_.substr(0, found + end.size());
+    pending_.erase(0, found + end.size());
     return got;
   }
 
  private:
   net::io_context context_;
   tcp::socket socket_;
+  std::string pending_;  // read but not yet returned
 };
 
 class HttpServerTest : public ::testing::Test {
@@ -146,6 +153,34 @@ TEST_F(HttpServerTest, HeadIsAnsweredAsGetWithoutTheBody) {
   // No body came: the next response on the connection starts clean.
   client.Send(kGet);
   EXPECT_EQ(client.ReadResponse("ok"), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+}
+
+// However a request's bytes arrive (whole, pipelined, in pieces, chunked),
+// each is read once and answered in order.
+TEST_F(HttpServerTest, RequestsAreReadHoweverTheirBytesArrive) {
+  Start({});
+  Connection client(server_->port());
+  // Two pipelined requests in one write.
+  client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+              "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo");
+  EXPECT_NE(client.ReadResponse("POST one").find("Content-Length: 8\r\n"), std::string::npos);
+  EXPECT_NE(client.ReadResponse("POST two").find("200 OK"), std::string::npos);
+  // A header and a body in pieces.
+  client.Send("POST /echo HTTP/1.1\r\nHo");
+  client.Send("st: x\r\nContent-Length: 6\r\n\r\nthr");
+  client.Send("ee");
+  client.Send("!");
+  EXPECT_NE(client.ReadResponse("POST three!").find("200 OK"), std::string::npos);
+  // A chunked body, its chunks in separate writes.
+  client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nfour\r\n");
+  client.Send("1\r\n!\r\n0\r\n\r\n");
+  EXPECT_NE(client.ReadResponse("POST four!").find("200 OK"), std::string::npos);
+  // A malformed request after a good one in the same write.
+  client.Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/9\r\n\r\n");
+  EXPECT_NE(client.ReadResponse("ok").find("200 OK"), std::string::npos);
+  auto [rest, closed] = client.ReadToClose();
+  EXPECT_TRUE(closed);
+  EXPECT_NE(rest.find("400 Bad Request"), std::string::npos) << rest;
 }
 
 TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAfterTheBodyTimeout) {
