@@ -284,7 +284,7 @@ class DataReader {
       // The common case first: a number, read from its token; the value
       // stays unread for the general path to examine.
       float number = 0;
-      if (numeric && ReadNumberToken(child.raw_json_token(), &number)) {
+      if (numeric && ReadNumberToken(child.raw_json_token(), &number) && !std::isinf(number)) {
         input_->numbers.push_back(number);
         continue;
       }
@@ -328,7 +328,13 @@ class DataReader {
       return WrongType(Where(), "a number (datatype " + std::string(DatatypeName(input_->datatype)) + ")", type);
     }
     float number = 0;
-    if (!ReadNumberToken(value.raw_json_token(), &number)) return JsonError(Where(), simdjson::NUMBER_ERROR);
+    const std::string_view token = value.raw_json_token();
+    if (!ReadNumberToken(token, &number)) return JsonError(Where(), simdjson::NUMBER_ERROR);
+    if (std::isinf(number)) {
+      // XGBoost refuses infinite features; a float is what the trees compare.
+      return InvalidArgumentError(Where() + ": " + std::string(token.substr(0, token.find_first_of(" \t\r\n"))) +
+                                  " is beyond the range of a float (about ±3.4e38), in which the model reads features");
+    }
     input_->numbers.push_back(number);
     return Status::Ok();
   }
@@ -400,10 +406,13 @@ class NumberArrayScanner {
     }
   }
 
+  // Declines a number beyond float's range, for the general reader to
+  // name.
   const char* Number(const char* p) {
     float value = 0;
     p = ScanNumber(p, end_, &value);
-    if (p != nullptr) out_->push_back(value);
+    if (p == nullptr || std::isinf(value)) return nullptr;
+    out_->push_back(value);
     return p;
   }
 

@@ -116,6 +116,7 @@ std::optional<float> StrtodFloat(const std::string& text) {
   errno = 0;
   double value = std::strtod(text.c_str(), nullptr);
   if (errno == ERANGE && std::isinf(value)) return std::nullopt;
+  if (std::isinf(static_cast<float>(value))) return std::nullopt;  // beyond float: refused
   return static_cast<float>(value);
 }
 
@@ -175,6 +176,14 @@ TEST_F(InferRequestTest, NumberArraysWithOtherContentOrBadJsonTakeTheGeneralRead
   EXPECT_TRUE(std::isnan(request_.inputs[0].numbers[3]));
   EXPECT_EQ(ErrorOf(R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2,"3"]}]})"),
             "inputs[0] 'x'.data[2]: expected a number (datatype FP32), got a string");
+  // A number beyond float's range would be an infinite feature, which
+  // XGBoost refuses; in parameters, which keel does not read, it is fine.
+  for (const char* data : {"[1,-3.5e38,3]", "[[1],[-3.5e38 ],[3]]"}) {
+    EXPECT_EQ(ErrorOf(std::string(R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP64","data":)") + data + "}]}"),
+              "inputs[0] 'x'.data[1]: -3.5e38 is beyond the range of a float (about ±3.4e38), in which the model "
+              "reads features");
+  }
+  EXPECT_TRUE(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{"k":1e39}}]})").ok());
   for (const char* bad : {"[1,]", "[1 2]", "[01]", "[1.]", "[-]", "[1e]", "[.5]", "[+1]", "[1,,2]", "[[1],2]]",
                           "[NaN]", "[1e400]", "[0x10]"}) {
     Status status = Parse(std::string(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":)") + bad + "}]}");
