@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <thread>
 #include <unordered_set>
@@ -29,6 +30,9 @@ constexpr size_t kHeaderLimit = 64 << 10;
 constexpr size_t kFirstRead = 16 << 10;
 // The largest request body buffer a connection keeps for its next request.
 constexpr size_t kKeptBody = 1 << 20;
+// How much a connection that has waited a whole sweep interval for its next
+// request reads at once: it gives its buffers back and waits with this.
+constexpr size_t kIdleRead = 512;
 constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
     "Content-Length: 39\r\n\r\n{\"error\": \"too many open connections\"}\n";
@@ -115,10 +119,21 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     WaitForRequest();
   }
 
-  // The sweep closes a connection whose read or write outlasts its timeout.
-  void CloseIfLate(Clock::time_point now) {
-    if (deadline_ <= now) Close();
+  // The sweep: closes a connection whose read or write outlasts its
+  // timeout, and has one that has waited a whole interval for its next
+  // request give its buffers back (10,000 idle connections would hold
+  // 160 MB of read buffers otherwise).
+  void Sweep(Clock::time_point now, Clock::duration interval) {
+    if (deadline_ <= now) return Close();
+    if (waiting_ && !idle_ && now - waiting_since_ >= interval) {
+      idle_ = true;
+      beast::error_code ignored;
+      socket_.cancel(ignored);  // the read's handler gives the buffers back and waits again
+    }
   }
+
+  // The read and body buffers the connection holds.
+  size_t HeldBytes() const { return buffer_.capacity() + (parser_ ? parser_->get().body().capacity() : 0); }
 
   // The server is stopping: a connection between requests closes now, one
   // with a request in flight after answering it.
@@ -139,11 +154,26 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     if (server_->stopping.load()) return Close();
     if (buffer_.size() > 0) return ReadHeader();
     Deadline(options().idle_timeout);
-    socket_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return self->Close();
-      self->buffer_.commit(n);
-      self->ReadHeader();
-    });
+    waiting_since_ = Clock::now();
+    ReadFirst();
+  }
+
+  // Waits for the first bytes of the next request.
+  void ReadFirst() {
+    waiting_ = true;
+    socket_.async_read_some(buffer_.prepare(idle_ ? kIdleRead : kFirstRead),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->waiting_ = false;
+                              if (ec == net::error::operation_aborted && self->idle_ && !self->closed_) {
+                                self->buffer_.shrink_to_fit();  // it holds nothing: freed
+                                self->parser_.reset();
+                                return self->ReadFirst();
+                              }
+                              if (ec) return self->Close();
+                              self->idle_ = false;
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
   }
 
   void ReadHeader() {
@@ -321,6 +351,9 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
 
   tcp::socket socket_;
   Clock::time_point deadline_ = Clock::time_point::max();
+  bool waiting_ = false;  // for the first bytes of a request
+  Clock::time_point waiting_since_;
+  bool idle_ = false;  // waited a whole sweep interval: holds no buffers
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string head_;  // the response's status line and headers
@@ -355,7 +388,7 @@ void IoThread::Sweep(Clock::duration interval) {
       const Clock::time_point now = Clock::now();
       // Closing leaves the set as it is: a session leaves it when its last
       // handler has run.
-      for (Session* session : sessions) session->CloseIfLate(now);
+      for (Session* session : sessions) session->Sweep(now, interval);
     }
     if (sessions.empty()) {
       sweeping = false;
@@ -474,6 +507,22 @@ void HttpServer::Stop() {
 }
 
 int64_t HttpServer::open_connections() const { return impl_->open.load(); }
+
+size_t HttpServer::HeldBufferBytes() const {
+  std::vector<std::future<size_t>> parts;
+  for (auto& thread : impl_->threads) {
+    auto part = std::make_shared<std::promise<size_t>>();
+    parts.push_back(part->get_future());
+    net::post(thread->context, [t = thread.get(), part] {
+      size_t bytes = 0;
+      for (const Session* session : t->sessions) bytes += session->HeldBytes();
+      part->set_value(bytes);
+    });
+  }
+  size_t total = 0;
+  for (std::future<size_t>& part : parts) total += part.get();
+  return total;
+}
 uint64_t HttpServer::refused_connections() const { return impl_->refused.load(); }
 
 }  // namespace keel::server

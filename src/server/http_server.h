@@ -89,6 +89,10 @@ class HttpServer {
   // Open connections, and connections refused at the cap, for /metrics.
   int64_t open_connections() const;
   uint64_t refused_connections() const;
+  // The read and request body buffers the open connections hold. Asks
+  // every I/O thread and waits for their answers: not from an I/O thread,
+  // and only while Run() runs.
+  size_t HeldBufferBytes() const;
 
   struct Impl;  // shared with the connections in http_server.cc
 

@@ -183,6 +183,35 @@ TEST_F(HttpServerTest, RequestsAreReadHoweverTheirBytesArrive) {
   EXPECT_NE(rest.find("400 Bad Request"), std::string::npos) << rest;
 }
 
+TEST_F(HttpServerTest, IdleConnectionsGiveTheirBuffersBack) {
+  // Sweeps every 250 ms: a connection that has waited that long for its
+  // next request gives its buffers back (and is closed only after 30 s).
+  Start({.idle_timeout = std::chrono::seconds(30), .header_timeout = std::chrono::seconds(1)});
+  const std::string body(13000, 'b');  // about a 64-row request
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::vector<std::unique_ptr<Connection>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<Connection>(server_->port()));
+    clients.back()->Send(request);
+    EXPECT_NE(clients.back()->ReadResponse(body).find("200 OK"), std::string::npos);
+    // Just answered: it keeps its read buffer and its body for the next.
+    if (i == 0) {
+      EXPECT_GE(server_->HeldBufferBytes(), 16384u + 13000u);
+    }
+  }
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server_->HeldBufferBytes() > 20 * 512u && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // between polls of the I/O thread
+  }
+  EXPECT_LE(server_->HeldBufferBytes(), 20 * 512u);
+  // And they still serve.
+  for (auto& client : clients) {
+    client->Send(request);
+    EXPECT_NE(client->ReadResponse(body).find("200 OK"), std::string::npos);
+  }
+}
+
 TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAfterTheBodyTimeout) {
   Start({.body_timeout = std::chrono::milliseconds(200)});
   Connection client(server_->port());
