@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -69,6 +71,22 @@ struct IoThread {
     sweep.reset();
   }
 
+  // An I/O thread that always has a request to handle never blocks, and
+  // the kernel then lets it keep its core for a whole time slice (about
+  // 3 ms) while other runnable threads there wait: the clients' threads on
+  // the same machine, whose requests then wait too. So a thread that has
+  // handled requests for kOfferEvery since it last did offers its core
+  // (sched_yield returns at once when no other thread is waiting). At c8
+  // on two cores shared with wrk this took the p99 of 1-row requests from
+  // about 3.8 ms to under 1.3 ms, with the same throughput.
+  void OfferCore() {
+    const Clock::time_point now = Clock::now();
+    if (now - last_offer < kOfferEvery) return;
+    last_offer = now;
+    sched_yield();
+  }
+  static constexpr Clock::duration kOfferEvery = std::chrono::microseconds(250);
+
   void AddSession(Session* session, Clock::duration interval);
   void RemoveSession(Session* session);
   void Sweep(Clock::duration interval);
@@ -79,6 +97,7 @@ struct IoThread {
   net::io_context context{1};
   std::optional<net::steady_timer> sweep;
   bool sweeping = false;
+  Clock::time_point last_offer;
 };
 
 struct HttpServer::Impl {
@@ -285,6 +304,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     out_.body.clear();
     out_.allow = {};
     server_->handler->Handle(request, &out_, this);
+    thread_->OfferCore();
     if (deferred_) return;  // Defer()'s function responds
     Respond(message.keep_alive() && !server_->stopping.load());
   }
