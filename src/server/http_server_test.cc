@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include "server/test_server.h"
+
 namespace keel::server {
 namespace {
 
@@ -111,22 +113,15 @@ class Connection {
 class HttpServerTest : public ::testing::Test {
  protected:
   void Start(HttpServerOptions options) {
-    options.port = 0;
     options.threads = 1;
-    server_ = std::make_unique<HttpServer>(options, &handler_);
-    ASSERT_TRUE(server_->Listen().ok());
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-    }
+    running_ = std::make_unique<testing::RunningServer>(options, &handler_);
+    ASSERT_TRUE(running_->listen_status().ok()) << running_->listen_status().ToString();
+    server_ = &running_->server();
   }
 
   TestHandler handler_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<testing::RunningServer> running_;
+  HttpServer* server_ = nullptr;
 };
 
 constexpr std::string_view kGet = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "server/test_server.h"
 #include "serving/test_models.h"
 
 namespace keel::server {
@@ -85,26 +86,21 @@ class RouterTest : public ::testing::Test {
     state_.background = &background_;
     router_ = std::make_unique<Router>(&state_);
     HttpServerOptions options;
-    options.port = 0;
     options.threads = threads;
-    server_ = std::make_unique<HttpServer>(options, router_.get());
-    ASSERT_TRUE(server_->Listen().ok());
-    thread_ = std::thread([this] { server_->Run(); });
+    running_ = std::make_unique<testing::RunningServer>(options, router_.get());
+    ASSERT_TRUE(running_->listen_status().ok()) << running_->listen_status().ToString();
+    server_ = &running_->server();
   }
-  void TearDown() override {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-    }
-  }
+  // The server stops before what it serves goes away.
+  void TearDown() override { running_.reset(); }
 
   GatedSource source_;
   serving::Deployments deployments_{&source_};
   TaskQueue background_;
   ServerState state_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<testing::RunningServer> running_;
+  HttpServer* server_ = nullptr;
 };
 
 TEST_F(RouterTest, ADeploymentLoadingDoesNotHoldItsIoThread) {
