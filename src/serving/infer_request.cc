@@ -1,9 +1,9 @@
 #include "serving/infer_request.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
-#include <algorithm>
 #include <limits>
 #include <span>
 #include <utility>
@@ -79,6 +79,10 @@ Status StringValue(od::value value, const Named& at, std::string_view key, std::
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The powers of ten a double holds exactly.
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 // One JSON number at `p`, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
 // read as double and then rounded to float (what a client's float64 holds
 // and what the trees compare). Returns its end, or nullptr when `p` holds
@@ -94,8 +98,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // This is the whole reading; ScanNumber below takes the common numbers
 // faster and hands the rest to it.
 const char* ScanNumberExact(const char* p, const char* end, float* out) {
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   const char* start = p;
   const bool negative = p != end && *p == '-';
   if (negative) ++p;
@@ -153,8 +155,6 @@ const char* ScanNumberExact(const char* p, const char* end, float* out) {
 // send: 17.99, 0.006399, 1001) is read here, in one pass with no branch
 // per digit beyond the loop's own; any other goes to ScanNumberExact.
 inline const char* ScanNumber(const char* p, const char* end, float* out) {
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   const char* start = p;
   const bool negative = *p == '-';
   p += negative;
