@@ -1,7 +1,7 @@
 // The tree runtime in three steps: ReadModelJson turns model.json into
 // plain arrays (RawModel), Compile checks them and lays every tree out in
-// one flat node array (Forest), and TreeModel walks the forest for blocks
-// of rows.
+// one flat node array (Forest), a second time as complete trees when they
+// are shallow and numeric; TreeModel walks the forest for blocks of rows.
 #include "runtime/tree_model.h"
 
 #include <simdjson.h>
@@ -242,7 +242,23 @@ struct Tree {
   uint32_t root;
   uint32_t depth;  // the steps from the root to the deepest leaf
   uint32_t group;  // the output margin it adds to
+  uint32_t first_slot = 0;  // in Forest::slots, when the forest has them
 };
+
+// How many rows walk a tree together.
+constexpr size_t kBlock = 8;
+
+// A node of the complete layout (Forest::slots): an internal node's split,
+// its feature as the offset `feature * kBlock` into a block of rows stored
+// feature by feature; or, at the last level, a leaf's value in `threshold`.
+struct Slot {
+  float threshold;
+  uint32_t column;
+};
+static_assert(sizeof(Slot) == 8);
+
+// The deepest trees laid out complete: 2^9 - 1 slots, 4 KiB, a tree.
+constexpr uint32_t kMaxCompleteDepth = 8;
 
 enum class Transform { kIdentity, kSigmoid, kSoftmax };
 
@@ -254,6 +270,17 @@ struct Forest {
   std::vector<uint32_t> category_bits;
   std::vector<Tree> trees;
   bool categorical = false;  // some split is
+  // The complete layout, when no split is categorical and no tree is deeper
+  // than kMaxCompleteDepth. A tree of depth D is a complete binary tree in
+  // slots[first_slot, first_slot + 2^(D+1) - 1): node i's children are 2i+1
+  // and 2i+2, and its leaves are the slots a row reaches after D steps. A
+  // leaf above the last level fills its whole subtree there. A step reads
+  // 8 bytes and computes its child: no child index to load, and one
+  // addressing mode finds the value. Both layouts are kept: the compact
+  // one serves categorical splits and deep trees.
+  std::vector<Slot> slots;
+  std::vector<uint8_t> slot_flags;  // kDefaultRight, by slot
+  bool complete = false;
   size_t groups = 1;         // margins per row
   float base_margin = 0;
   Transform transform = Transform::kIdentity;
@@ -500,6 +527,47 @@ class TreeCompiler {
   std::vector<int64_t> order_;  // reached nodes, breadth first
 };
 
+// Fills the complete layout's subtree at `slot`, `levels` above the last
+// level, with compact node `index` (see Forest::slots).
+void FillSlots(Forest* forest, uint32_t first, uint32_t index, uint32_t slot, uint32_t levels) {
+  const Node& node = forest->nodes[index];
+  const bool leaf = node.left == index;
+  if (levels == 0) {
+    forest->slots[first + slot] = {forest->leaf_values[index], 0};
+    return;
+  }
+  if (leaf) {
+    forest->slots[first + slot] = {0.0f, 0};  // either way leads to this leaf
+    FillSlots(forest, first, index, 2 * slot + 1, levels - 1);
+    FillSlots(forest, first, index, 2 * slot + 2, levels - 1);
+    return;
+  }
+  forest->slots[first + slot] = {node.threshold, static_cast<uint32_t>(node.feature * kBlock)};
+  forest->slot_flags[first + slot] = forest->flags[index] & kDefaultRight;
+  FillSlots(forest, first, node.left, 2 * slot + 1, levels - 1);
+  FillSlots(forest, first, node.left + 1, 2 * slot + 2, levels - 1);
+}
+
+// Adds the complete layout when the forest fits it.
+void LayOutComplete(Forest* forest, size_t num_feature) {
+  if (forest->categorical || num_feature > (uint64_t{1} << 28)) return;
+  size_t total = 0;
+  for (const Tree& tree : forest->trees) {
+    if (tree.depth > kMaxCompleteDepth) return;
+    total += (size_t{2} << tree.depth) - 1;
+  }
+  if (total > std::numeric_limits<uint32_t>::max()) return;
+  forest->slots.assign(total, Slot{0.0f, 0});
+  forest->slot_flags.assign(total, 0);
+  uint32_t first = 0;
+  for (Tree& tree : forest->trees) {
+    tree.first_slot = first;
+    FillSlots(forest, first, tree.root, 0, tree.depth);
+    first += (uint32_t{2} << tree.depth) - 1;
+  }
+  forest->complete = true;
+}
+
 Result<Forest> Compile(const RawModel& model, const Output& output) {
   Forest forest;
   forest.groups = output.groups;
@@ -519,6 +587,7 @@ Result<Forest> Compile(const RawModel& model, const Output& output) {
                                   std::to_string(forest.groups));
     if (!s.ok()) return s.WithPrefix("tree " + std::to_string(t));
   }
+  LayOutComplete(&forest, static_cast<size_t>(model.num_feature));
   return forest;
 }
 
@@ -656,9 +725,6 @@ void AddTrees(const Forest& forest, const float* rows, size_t cols, float* out) 
   }
 }
 
-// How many rows walk a tree together.
-constexpr size_t kBlock = 8;
-
 // Whether any of `n` values is NaN; a bit test, so it vectorizes.
 bool AnyMissing(const float* values, size_t n) {
   uint32_t found = 0;
@@ -670,10 +736,65 @@ bool AnyMissing(const float* values, size_t n) {
   return found != 0;
 }
 
+// One step down a complete tree (Forest::slots) from slot `index` for the
+// row whose first value is at `row`, its values kBlock apart.
+template <bool kMissing>
+inline uint32_t StepComplete(const Slot* slots, const uint8_t* flags, uint32_t index, const float* row) {
+  const Slot& slot = slots[index];
+  const float value = row[slot.column];
+  bool right = value >= slot.threshold;
+  if constexpr (kMissing) right |= std::isnan(value) & (flags[index] != 0);
+  return 2 * index + 1 + right;
+}
+
+// The margins of kBlock rows, stored feature by feature in `block`, on the
+// complete layout; leaves added in tree order as AddTrees does.
+template <bool kMissing>
+void AddCompleteTrees(const Forest& forest, const float* block, float* out) {
+  const Slot* all = forest.slots.data();
+  const uint8_t* all_flags = forest.slot_flags.data();
+  float margin[kBlock];
+  for (size_t r = 0; r < kBlock; ++r) margin[r] = forest.base_margin;
+  if (forest.groups > 1) std::fill(out, out + kBlock * forest.groups, forest.base_margin);
+  for (const Tree& tree : forest.trees) {
+    const Slot* slots = all + tree.first_slot;
+    const uint8_t* flags = all_flags + tree.first_slot;
+    uint32_t index[kBlock] = {};
+    for (uint32_t d = 0; d < tree.depth; ++d) {
+#pragma GCC unroll 16
+      for (size_t r = 0; r < kBlock; ++r) index[r] = StepComplete<kMissing>(slots, flags, index[r], block + r);
+    }
+    if (forest.groups == 1) {
+      for (size_t r = 0; r < kBlock; ++r) margin[r] += slots[index[r]].threshold;
+    } else {
+      for (size_t r = 0; r < kBlock; ++r) out[r * forest.groups + tree.group] += slots[index[r]].threshold;
+    }
+  }
+  if (forest.groups == 1) std::copy(margin, margin + kBlock, out);
+}
+
 // Predicts kRows rows into `out`: their margins, then the transform.
 template <size_t kRows>
 void PredictRows(const Forest& forest, const float* rows, size_t cols, float* out) {
-  if (forest.categorical) {
+  if (kRows == kBlock && forest.complete) {
+    // Single rows keep to the compact layout: laying one out feature by
+    // feature would cost more than the steps it saves.
+    thread_local std::vector<float> block;
+    block.resize(cols * kBlock);
+    bool missing = false;
+    for (size_t r = 0; r < kBlock; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        const float value = rows[r * cols + c];
+        missing |= std::isnan(value);
+        block[c * kBlock + r] = value;
+      }
+    }
+    if (missing) {
+      AddCompleteTrees<true>(forest, block.data(), out);
+    } else {
+      AddCompleteTrees<false>(forest, block.data(), out);
+    }
+  } else if (forest.categorical) {
     AddTrees<kRows, Walk::kCategorical>(forest, rows, cols, out);
   } else if (AnyMissing(rows, kRows * cols)) {
     AddTrees<kRows, Walk::kNumeric>(forest, rows, cols, out);

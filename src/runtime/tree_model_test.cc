@@ -133,6 +133,39 @@ TEST(TreeModelTest, BinaryLogisticNumeric) {
   ExpectMatchesXGBoost(json, MakeSignature(Task::kBinary, 2), d.x);
 }
 
+// The deepest of the model's trees, counted in steps from the root.
+size_t DeepestTree(const std::string& json) {
+  size_t deepest = 0;
+  const nlohmann::json model = nlohmann::json::parse(json);
+  for (const nlohmann::json& tree : model["learner"]["gradient_booster"]["model"]["trees"]) {
+    const std::vector<int64_t> left = tree["left_children"], right = tree["right_children"];
+    std::vector<std::pair<int64_t, size_t>> stack = {{0, 0}};
+    while (!stack.empty()) {
+      auto [node, depth] = stack.back();
+      stack.pop_back();
+      deepest = std::max(deepest, depth);
+      if (left[node] != -1) stack.insert(stack.end(), {{left[node], depth + 1}, {right[node], depth + 1}});
+    }
+  }
+  return deepest;
+}
+
+// Blocks of rows walk forests of shallow trees in a complete layout and
+// forests with a deeper tree in the compact one: both agree with XGBoost,
+// missing values included.
+TEST(TreeModelTest, ShallowAndDeepForests) {
+  Data d = MakeData(3000, 3);
+  Signature s = MakeSignature(Task::kBinary, 2);
+  std::string shallow = Train(d, d.binary, {{"objective", "binary:logistic"}, {"max_depth", "8"}}, 10, false);
+  EXPECT_EQ(DeepestTree(shallow), 8u);
+  ExpectMatchesXGBoost(shallow, s, d.x);
+  std::string deep = Train(d, d.binary,
+                           {{"objective", "binary:logistic"}, {"max_depth", "14"}, {"min_child_weight", "0"}},
+                           10, false);
+  EXPECT_GT(DeepestTree(deep), 8u);
+  ExpectMatchesXGBoost(deep, s, d.x);
+}
+
 TEST(TreeModelTest, NativeCategoricalSplits) {
   Data d = MakeData(600, 2);
   // Partition splits (max_cat_to_onehot 1) and one-hot splits (16).
