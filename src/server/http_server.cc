@@ -292,13 +292,13 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
 
   void OnRequest() {
     deadline_ = Clock::time_point::max();  // no read or write pending while it is handled
-    const auto& message = parser_->get();
+    auto& message = parser_->get();
     // HEAD is answered as GET would be, without the body.
     head_only_ = message.method() == http::verb::head;
     const std::string_view method =
         head_only_ ? "GET" : std::string_view(message.method_string().data(), message.method_string().size());
     const HttpRequest request{method, std::string_view(message.target().data(), message.target().size()),
-                              message.body()};
+                              message.body(), &message.body()};
     out_.status = 200;
     out_.content_type = "application/json";
     out_.body.clear();

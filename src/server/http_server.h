@@ -38,6 +38,9 @@ struct HttpRequest {
   std::string_view method;  // "GET"
   std::string_view target;  // "/v2/models/census/infer?x=1"
   std::string_view body;
+  // The buffer `body` views, which the handler may change, even in size
+  // (to parse it in place); `body` is stale after that.
+  std::string* body_buffer;
 };
 
 struct HttpResponse {

@@ -69,7 +69,7 @@ void Submit(ServerState& state, serving::InferScratch& scratch, std::shared_ptr<
 
 }  // namespace
 
-void HandleInfer(ServerState& state, const ModelPath& path, std::string_view body, HttpResponse* response,
+void HandleInfer(ServerState& state, const ModelPath& path, std::string* body, HttpResponse* response,
                  Deferral* deferral) {
   thread_local serving::InferScratch scratch;
   const Clock::time_point start = Clock::now();

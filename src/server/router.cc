@@ -113,7 +113,7 @@ void Router::Dispatch(const HttpRequest& request, HttpResponse* response, Deferr
     ModelPath model;
     if (ParseModelPath(path.substr(kModelsPrefix.size()), &model)) {
       if (model.action == "infer") {
-        if (MethodIs(request, "POST", response)) HandleInfer(state, model, request.body, response, deferral);
+        if (MethodIs(request, "POST", response)) HandleInfer(state, model, request.body_buffer, response, deferral);
       } else if (MethodIs(request, "GET", response)) {
         if (model.action == "ready") {
           HandleModelReady(state, model, response);

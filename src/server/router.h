@@ -63,7 +63,8 @@ void HandleServerMetadata(ServerState& state, HttpResponse* response);
 void HandleModelMetadata(ServerState& state, const ModelPath& path, HttpResponse* response);
 void HandleModelReady(ServerState& state, const ModelPath& path, HttpResponse* response);
 // Answers later through `deferral` when the version batches requests.
-void HandleInfer(ServerState& state, const ModelPath& path, std::string_view body, HttpResponse* response,
+// Parses `body` in place, changing it.
+void HandleInfer(ServerState& state, const ModelPath& path, std::string* body, HttpResponse* response,
                  Deferral* deferral);
 void HandleGetDeployments(ServerState& state, HttpResponse* response);
 // Answers through `deferral` once the versions are loaded, when

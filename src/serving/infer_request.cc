@@ -478,14 +478,19 @@ class DataArrays {
     }
   }
 
-  // The numbers of the array whose '[' is at `open`; false when it was
-  // not read here.
-  bool Find(const char* open, std::span<const float>* numbers) const {
+  // Moves the numbers of the array whose '[' is at `open` into `numbers`;
+  // false when it was not read here. The one array of a request that has
+  // one is swapped in, not copied.
+  bool Take(const char* open, std::vector<float>* numbers) {
     for (const Array& array : arrays_) {
-      if (array.open == open) {
-        *numbers = std::span<const float>(numbers_.data() + array.first, array.count);
-        return true;
+      if (array.open != open) continue;
+      if (arrays_.size() == 1) {
+        numbers->swap(numbers_);
+        arrays_.clear();
+      } else {
+        numbers->assign(numbers_.begin() + array.first, numbers_.begin() + array.first + array.count);
       }
+      return true;
     }
     return false;
   }
@@ -507,14 +512,12 @@ class DataArrays {
 
 // Reads `data` into `input`: from DataArrays when they read it (in
 // simdjson's text it is then an empty array), else element by element.
-Status ReadData(od::value data, const Named& named, const DataArrays& arrays, InferInput* input) {
+Status ReadData(od::value data, const Named& named, DataArrays* arrays, InferInput* input) {
   std::string_view token = data.raw_json_token();
-  std::span<const float> numbers;
-  if (token.empty() || !arrays.Find(token.data(), &numbers)) return DataReader(input, named).Read(data, 0);
-  if (input->datatype == Datatype::kBytes && !numbers.empty()) {
+  if (token.empty() || !arrays->Take(token.data(), &input->numbers)) return DataReader(input, named).Read(data, 0);
+  if (input->datatype == Datatype::kBytes && !input->numbers.empty()) {
     return WrongType(Text(named) + ".data[0]", "a string (datatype BYTES)", od::json_type::number);
   }
-  input->numbers.assign(numbers.begin(), numbers.end());
   od::array array;
   std::string_view raw;
   simdjson::error_code error = data.get_array().get(array);
@@ -526,7 +529,7 @@ Status ReadData(od::value data, const Named& named, const DataArrays& arrays, In
 // One pass over the input's fields in the client's order; `data` before
 // `datatype` (which says how to read it) is looked up again at the end.
 // Other fields ("parameters") are checked to be well-formed JSON.
-Status ReadInput(od::object object, const std::string& where, const DataArrays& arrays, InferInput* input) {
+Status ReadInput(od::object object, const std::string& where, DataArrays* arrays, InferInput* input) {
   input->name.clear();
   input->shape.clear();
   input->numbers.clear();
@@ -590,7 +593,7 @@ Status ReadInput(od::object object, const std::string& where, const DataArrays& 
   return Status::Ok();
 }
 
-Status ReadInputs(od::value value, const DataArrays& arrays, InferRequest* request) {
+Status ReadInputs(od::value value, DataArrays* arrays, InferRequest* request) {
   od::array inputs;
   if (value.get_array().get(inputs)) return InvalidArgumentError("'inputs': expected an array of input tensors");
   for (auto element : inputs) {
@@ -671,18 +674,32 @@ InferRequestParser::InferRequestParser() : state_(std::make_unique<State>()) {}
 InferRequestParser::~InferRequestParser() = default;
 
 Status InferRequestParser::Parse(std::string_view body, InferRequest* request) {
+  std::string& buffer = state_->buffer;
+  if (buffer.size() < body.size() + simdjson::SIMDJSON_PADDING) buffer.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  std::copy(body.begin(), body.end(), buffer.begin());
+  return ParseText(buffer.data(), body.size(), buffer.size(), request);
+}
+
+Status InferRequestParser::ParseInPlace(std::string* body, InferRequest* request) {
+  // The string grows by the padding for the parse and shrinks back after,
+  // keeping its capacity for the next body read into it.
+  const size_t size = body->size();
+  body->resize(size + simdjson::SIMDJSON_PADDING);
+  const Status status = ParseText(body->data(), size, body->size(), request);
+  body->resize(size);
+  return status;
+}
+
+Status InferRequestParser::ParseText(char* text, size_t size, size_t capacity, InferRequest* request) {
   request->has_id = false;
   request->id.clear();
   request->input_count = 0;
   request->outputs.clear();
 
-  std::string& buffer = state_->buffer;
-  if (buffer.size() < body.size() + simdjson::SIMDJSON_PADDING) buffer.resize(body.size() + simdjson::SIMDJSON_PADDING);
-  std::copy(body.begin(), body.end(), buffer.begin());
-  buffer[body.size()] = '\0';  // ends ScanNumber's digit loops
-  state_->data_arrays.Read(buffer.data(), body.size());
+  text[size] = '\0';  // ends ScanNumber's digit loops
+  state_->data_arrays.Read(text, size);
   od::document doc;
-  simdjson::error_code error = state_->parser.iterate(buffer.data(), body.size(), buffer.size()).get(doc);
+  simdjson::error_code error = state_->parser.iterate(text, size, capacity).get(doc);
   if (error) return JsonError("", error);
   od::object root;
   if ((error = doc.get_object().get(root))) {
@@ -705,7 +722,7 @@ Status InferRequestParser::Parse(std::string_view body, InferRequest* request) {
     } else if (key == "inputs") {
       if (has_inputs) return InvalidArgumentError("'inputs' given twice");
       has_inputs = true;
-      KEEL_RETURN_IF_ERROR(ReadInputs(value, state_->data_arrays, request));
+      KEEL_RETURN_IF_ERROR(ReadInputs(value, &state_->data_arrays, request));
     } else if (key == "outputs") {
       KEEL_RETURN_IF_ERROR(ReadOutputs(value, request));
     } else {

@@ -66,7 +66,15 @@ class InferRequestParser {
   // range. Fields keel does not use ("parameters") are skipped unread.
   Status Parse(std::string_view body, InferRequest* request);
 
+  // Parse, reading the text in `body` where it is, without copying it:
+  // the text is changed (its number arrays become spaces), and its
+  // capacity grows by simdjson's padding when it has less to spare.
+  Status ParseInPlace(std::string* body, InferRequest* request);
+
  private:
+  // Parses the `size` bytes at `text`, which has `capacity` bytes writable.
+  Status ParseText(char* text, size_t size, size_t capacity, InferRequest* request);
+
   struct State;
   std::unique_ptr<State> state_;
 };

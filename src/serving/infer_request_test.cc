@@ -270,5 +270,45 @@ TEST_F(InferRequestTest, HugeShapesDoNotOverflow) {
             "inputs[0] 'x': shape [4294967296,4294967296,16] holds 18446744073709551615 elements but data has 1");
 }
 
+// ParseInPlace reads what Parse reads and fails where it fails, with the
+// body's own buffer as simdjson's: grown when it lacks the padding, and
+// kept at its size.
+TEST_F(InferRequestTest, ParsingInPlaceReadsWhatACopyReads) {
+  const std::string bodies[] = {
+      R"({"id":"r","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1.5,-2,3e2,null]}]})",
+      R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP64","data":[1,2]},
+                    {"name":"c","shape":[2],"datatype":"BYTES","data":["red","b\"q"]}]})",
+      R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1,"two"]}]})",
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]} trailing)",
+  };
+  for (const std::string& text : bodies) {
+    const Status copied = Parse(text);
+    const InferRequest expected = request_;
+    std::vector<std::vector<std::string>> expected_strings;  // the views die with the next parse
+    for (size_t i = 0; i < expected.input_count; ++i)
+      expected_strings.emplace_back(expected.inputs[i].strings.begin(), expected.inputs[i].strings.end());
+    std::string body = text;
+    body.shrink_to_fit();  // no room for the padding: it must grow
+    InferRequest request;
+    const Status in_place = parser_.ParseInPlace(&body, &request);
+    EXPECT_EQ(in_place.code(), copied.code()) << text;
+    EXPECT_EQ(in_place.message(), copied.message()) << text;
+    EXPECT_EQ(body.size(), text.size());
+    if (!copied.ok()) continue;
+    EXPECT_EQ(request.id, expected.id);
+    ASSERT_EQ(request.input_count, expected.input_count) << text;
+    for (size_t i = 0; i < request.input_count; ++i) {
+      const InferInput &got = request.inputs[i], &want = expected.inputs[i];
+      EXPECT_EQ(got.name, want.name);
+      EXPECT_EQ(got.shape, want.shape);
+      ASSERT_EQ(got.numbers.size(), want.numbers.size());
+      for (size_t k = 0; k < got.numbers.size(); ++k) {
+        EXPECT_TRUE(got.numbers[k] == want.numbers[k] || (std::isnan(got.numbers[k]) && std::isnan(want.numbers[k])));
+      }
+      EXPECT_EQ(std::vector<std::string>(got.strings.begin(), got.strings.end()), expected_strings[i]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace keel::serving

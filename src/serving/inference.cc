@@ -210,7 +210,7 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->push_back('"');
 }
 
-Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string_view body,
+Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string* body,
                                 InferScratch* scratch, std::shared_ptr<const ServedModel>* served) {
   served->reset();
   const Route* route = routes.Find(target.model);
@@ -226,7 +226,7 @@ Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target,
   // A request that fails before a version is chosen counts against the
   // version asked for, else the primary.
   *served = target.version.empty() ? route->primary : *route->Version(target.version);
-  KEEL_RETURN_IF_ERROR(scratch->parser.Parse(body, &scratch->request));
+  KEEL_RETURN_IF_ERROR(scratch->parser.ParseInPlace(body, &scratch->request));
   const std::shared_ptr<const ServedModel>& model = *ChooseVersion(*route, target, scratch);
   *served = model;
   KEEL_RETURN_IF_ERROR(CheckRequestedOutputs(model->model->signature(), scratch->request));
@@ -243,7 +243,7 @@ Status CompleteInference(const Routes& routes, const InferTarget& target, const 
   return Status::Ok();
 }
 
-Status Infer(const Routes& routes, const InferTarget& target, std::string_view body, InferScratch* scratch,
+Status Infer(const Routes& routes, const InferTarget& target, std::string* body, InferScratch* scratch,
              std::string* response, std::shared_ptr<const ServedModel>* served) {
   response->clear();
   KEEL_ASSIGN_OR_RETURN(size_t rows, PrepareInference(routes, target, body, scratch, served));

@@ -33,20 +33,21 @@ struct InferTarget {
 };
 
 // Runs the request in `body` against `routes` and writes the response body
-// into `response` (cleared first; its capacity is reused). `served` is set to
+// into `response` (cleared first; its capacity is reused). The body is
+// parsed in place (InferRequestParser::ParseInPlace), which changes it. `served` is set to
 // the version that answered, or, when the request fails, to the version it
 // counts against (the one asked for, else the route's primary), so its
 // counters can be updated; null when no route matched.
 // Errors: kNotFound (unknown model or version), kUnavailable (not ready),
 // kInvalidArgument (the request; the message names the field or input).
-Status Infer(const Routes& routes, const InferTarget& target, std::string_view body, InferScratch* scratch,
+Status Infer(const Routes& routes, const InferTarget& target, std::string* body, InferScratch* scratch,
              std::string* response, std::shared_ptr<const ServedModel>* served);
 
 // Infer's first half: parses and routes the request and writes its features
 // into scratch->features; returns the row count. `served` and the errors as
 // for Infer. The second half is CompleteInference, or the version's batcher
 // and WriteInferResponse.
-Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string_view body,
+Result<size_t> PrepareInference(const Routes& routes, const InferTarget& target, std::string* body,
                                 InferScratch* scratch, std::shared_ptr<const ServedModel>* served);
 
 // Infer's second half, without a batcher: predicts the prepared rows into

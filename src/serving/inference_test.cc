@@ -69,7 +69,8 @@ class InferenceTest : public ::testing::Test {
 
   Status Run(std::string_view model, std::string_view version, std::string_view body) {
     std::shared_ptr<const Routes> routes = deployments_.Current();
-    return Infer(*routes, {model, version}, body, &scratch_, &response_, &served_);
+    std::string text(body);
+    return Infer(*routes, {model, version}, &text, &scratch_, &response_, &served_);
   }
 
   json Response() { return json::parse(response_); }
@@ -158,8 +159,8 @@ TEST_F(InferenceTest, InputErrorsNameTheInput) {
 
 TEST_F(InferenceTest, UnknownModelVersionAndNotReady) {
   std::shared_ptr<const Routes> routes = deployments_.Current();
-  const std::string body = R"({"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,1]}]})";
-  EXPECT_EQ(Infer(*routes, {"m", ""}, body, &scratch_, &response_, &served_).code(), StatusCode::kUnavailable);
+  std::string body = R"({"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,1]}]})";
+  EXPECT_EQ(Infer(*routes, {"m", ""}, &body, &scratch_, &response_, &served_).code(), StatusCode::kUnavailable);
   Deploy({.model = "m@1", .canary = "m@3", .canary_percent = 10});
   EXPECT_EQ(Run("nope", "", body).message(), "model 'nope' is not served");
   Status s = Run("m", "2", body);

@@ -131,9 +131,10 @@ struct Fixture {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* fixture = new Fixture();
   const std::string_view body(reinterpret_cast<const char*>(data), size);
+  std::string parsed(body);  // Infer parses in place, changing it
   std::shared_ptr<const ServedModel> served;
   std::shared_ptr<const Routes> routes = fixture->deployments.Current();
-  const Status status = Infer(*routes, {"m", ""}, body, &fixture->scratch, &fixture->response, &served);
+  const Status status = Infer(*routes, {"m", ""}, &parsed, &fixture->scratch, &fixture->response, &served);
   if (!status.ok()) {
     KEEL_FUZZ_CHECK(status.code() == StatusCode::kInvalidArgument, "a bad request is an invalid argument");
     return 0;
