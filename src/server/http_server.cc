@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <future>
@@ -130,6 +131,9 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
       : socket_(std::move(socket)), server_(server), thread_(thread) {}
 
   ~Session() {
+    // Only its I/O thread touches the session set (and once that thread
+    // has stopped, the thread destroying the server).
+    assert(thread_->context.get_executor().running_in_this_thread() || thread_->context.stopped());
     thread_->RemoveSession(this);
     Close();
   }
@@ -285,8 +289,13 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     // (a graceful stop would otherwise end it and lose the answer).
     auto work = std::make_shared<net::executor_work_guard<net::io_context::executor_type>>(
         net::make_work_guard(thread_->context));
-    return [self = shared_from_this(), work] {
-      net::post(self->thread_->context, [self, work] {
+    // The returned function gives its hold on the session to the posted
+    // answer: the handler may destroy the function on another thread after
+    // the answer is sent, and a session must end on its I/O thread, whose
+    // session set it leaves.
+    return [self = shared_from_this(), work]() mutable {
+      net::io_context& context = self->thread_->context;
+      net::post(context, [self = std::move(self), work = std::move(work)] {
         self->deferred_ = false;
         self->Respond(self->parser_->get().keep_alive() && !self->server_->stopping.load());
       });

@@ -47,13 +47,11 @@ class TestHandler : public HttpHandler {
     changed_.wait(lock, [this] { return held_ != nullptr; });
   }
   // Answers "/held". REQUIRES: WaitUntilHeld().
-  void ReleaseHeld() {
-    std::function<void()> respond;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      respond = std::move(held_);
-    }
-    respond();
+  void ReleaseHeld() { TakeHeld()(); }
+  // The function that answers "/held". REQUIRES: WaitUntilHeld().
+  std::function<void()> TakeHeld() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(held_);
   }
 
  private:
@@ -234,6 +232,35 @@ TEST_F(HttpServerTest, ARequestBeingHandledOutlastsEveryTimeout) {
   EXPECT_TRUE(idle.ReadToClose().second);
   handler_.ReleaseHeld();
   EXPECT_NE(held.ReadResponse("held").find("200 OK"), std::string::npos);
+}
+
+// A handler may answer from another thread and drop the answering
+// function there, after the connection closed: the session must still end
+// on its I/O thread, the only one that touches its session set.
+// ThreadSanitizer checks this (scripts/test runs keel_server_tests under it).
+TEST_F(HttpServerTest, AnAnswerFunctionDroppedOnAnotherThreadEndsNoSessionThere) {
+  Start({});
+  for (int i = 0; i < 10; ++i) {
+    std::function<void()> respond;
+    {
+      Connection held(server_->port());
+      held.Send("GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      handler_.WaitUntilHeld();
+      respond = handler_.TakeHeld();
+      std::thread([&respond] { respond(); }).join();
+      auto [got, closed] = held.ReadToClose();
+      EXPECT_NE(got.find("held"), std::string::npos);
+      EXPECT_TRUE(closed);
+    }
+    // A round trip through the I/O thread: the handlers that ran the close
+    // have returned, so only `respond` may still hold the session.
+    server_->HeldBufferBytes();
+    std::thread([dropped = std::move(respond)] {}).join();
+  }
+  // A last connection makes the I/O thread touch its session set again.
+  Connection last(server_->port());
+  last.Send(kGet);
+  EXPECT_NE(last.ReadResponse("ok").find("200 OK"), std::string::npos);
 }
 
 }  // namespace
