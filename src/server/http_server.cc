@@ -241,9 +241,9 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     if (ec) return OnReadError(ec);
     const auto& header = parser_->get();
     if (parser_->content_length() && *parser_->content_length() > options().max_body) {
-      return RespondError(413, "request body of " + std::to_string(*parser_->content_length()) +
-                                   " bytes is over the limit of " + std::to_string(options().max_body) +
-                                   " bytes (--max-body)");
+      return Refuse(413, "request body of " + std::to_string(*parser_->content_length()) +
+                             " bytes is over the limit of " + std::to_string(options().max_body) +
+                             " bytes (--max-body)");
     }
     if (parser_->is_done()) return OnRequest();
     if (beast::iequals(header[http::field::expect], "100-continue")) {
@@ -272,8 +272,8 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return RespondError(413, "request body is over the limit of " + std::to_string(options().max_body) +
-                                   " bytes (--max-body)");
+      return Refuse(413, "request body is over the limit of " + std::to_string(options().max_body) +
+                             " bytes (--max-body)");
     }
     if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream &&
@@ -319,6 +319,16 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
     thread_->OfferCore();
     if (deferred_) return;  // Defer()'s function responds
     Respond(message.keep_alive() && !server_->stopping.load());
+  }
+
+  // Answers a request whose header was read without handling it, and
+  // tells the handler, which counts it.
+  void Refuse(int status, const std::string& message) {
+    const auto& header = parser_->get();
+    const HttpRequest request{std::string_view(header.method_string().data(), header.method_string().size()),
+                              std::string_view(header.target().data(), header.target().size()), {}, nullptr};
+    server_->handler->Refused(request, status);
+    RespondError(status, message);
   }
 
   void RespondError(int status, const std::string& message) {

@@ -106,6 +106,21 @@ void Router::Handle(const HttpRequest& request, HttpResponse* response, Deferral
   logged.RecordUnlessDeferred();
 }
 
+void Router::Refused(const HttpRequest& request, int status) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  ModelPath model;
+  if (path.starts_with(kModelsPrefix) && ParseModelPath(path.substr(kModelsPrefix.size()), &model) &&
+      model.action == "infer") {
+    std::shared_ptr<const serving::Routes> routes = state_->deployments->Current();
+    if (const serving::Route* route = routes->Find(model.model)) {
+      const std::shared_ptr<const serving::ServedModel>* served =
+          model.version.empty() ? &route->primary : route->Version(model.version);
+      if (served != nullptr) return (*served)->stats.CountRequest(status, 0);
+    }
+    state_->unrouted_requests.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Router::Dispatch(const HttpRequest& request, HttpResponse* response, Deferral* deferral) {
   std::string_view path = request.target.substr(0, request.target.find('?'));
   ServerState& state = *state_;

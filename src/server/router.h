@@ -42,6 +42,10 @@ class Router : public HttpHandler {
  public:
   explicit Router(ServerState* state) : state_(state) {}
   void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override;
+  // Counts a refused inference request against the version it named, else
+  // its model's primary, with no latency (it was answered from its header);
+  // as unrouted when no version matches.
+  void Refused(const HttpRequest& request, int status) override;
 
  private:
   void Dispatch(const HttpRequest& request, HttpResponse* response, Deferral* deferral);

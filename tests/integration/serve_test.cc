@@ -448,8 +448,13 @@ TEST_F(ServeTest, BatchingMergesConcurrentRequestsIntoOnePredictCall) {
 }
 
 TEST_F(ServeTest, MetricsCountRequestsByVersionAndStatus) {
-  auto server = Start({"--model", "peng@2"});
+  auto server = Start({"--model", "peng@2", "--max-body", "4096"});
   HttpClient http(server->base());
+  // Refused from their headers (each closing its connection): counted
+  // against the version asked for, the route's primary, or as unrouted.
+  ASSERT_EQ(http.Post(kInfer, std::string(5000, ' ')).status, 413);
+  ASSERT_EQ(http.Post("/v2/models/peng/versions/2/infer", std::string(5000, ' ')).status, 413);
+  ASSERT_EQ(http.Post("/v2/models/nope/infer", std::string(5000, ' ')).status, 413);
   for (int i = 0; i < 7; ++i) ASSERT_EQ(http.Post(kInfer, MatrixBody()).status, 200);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(http.Post(kInfer, "{").status, 400);
   HttpResult r = http.Get("/metrics");
@@ -460,9 +465,11 @@ TEST_F(ServeTest, MetricsCountRequestsByVersionAndStatus) {
   has("# TYPE keel_inference_requests_total counter");
   has("keel_inference_requests_total{model=\"peng\",version=\"2\",code=\"200\"} 7");
   has("keel_inference_requests_total{model=\"peng\",version=\"2\",code=\"400\"} 3");
+  has("keel_inference_requests_total{model=\"peng\",version=\"2\",code=\"413\"} 2");
+  has("keel_unrouted_requests_total 1");
   has("# TYPE keel_inference_request_duration_seconds histogram");
-  has("keel_inference_request_duration_seconds_bucket{model=\"peng\",version=\"2\",le=\"+Inf\"} 10");
-  has("keel_inference_request_duration_seconds_count{model=\"peng\",version=\"2\"} 10");
+  has("keel_inference_request_duration_seconds_bucket{model=\"peng\",version=\"2\",le=\"+Inf\"} 12");
+  has("keel_inference_request_duration_seconds_count{model=\"peng\",version=\"2\"} 12");
   has("keel_inference_batch_size_bucket{model=\"peng\",version=\"2\",le=\"1\"} 7");
   has("keel_inference_requests_in_flight 0");
   has("keel_http_connections_open 1");
