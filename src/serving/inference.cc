@@ -96,7 +96,6 @@ void WriteOutputs(const ServedModel& model, const std::vector<std::string>& want
   out->push_back(']');
 }
 
-
 // Predicts `rows` rows of features already filled in.
 Result<size_t> PredictFilled(const ServedModel& model, size_t rows, std::span<const float> features,
                              std::vector<float>* outputs) {
@@ -106,39 +105,16 @@ Result<size_t> PredictFilled(const ServedModel& model, size_t rows, std::span<co
   return rows;
 }
 
-Result<size_t> Predict(const ServedModel& model, const InferRequest& request, std::vector<float>* features,
-                       std::vector<float>* outputs) {
-  KEEL_ASSIGN_OR_RETURN(size_t rows, model.layout.Fill(request, features));
-  return PredictFilled(model, rows, *features, outputs);
-}
-
-
 // Runs the shadow version on the same request; only its counters see the
 // result. The primary's answer is what the client gets.
 void RunShadow(const ServedModel& shadow, const ServedModel& primary, size_t rows, InferScratch* scratch) {
-  shadow.stats.shadow_requests.fetch_add(1, std::memory_order_relaxed);
-  Result<size_t> shadow_rows = Predict(shadow, scratch->request, &scratch->shadow_features, &scratch->shadow_outputs);
-  if (!shadow_rows.ok() || *shadow_rows != rows) {
+  Result<size_t> shadow_rows = PrepareShadow(shadow, scratch->request, rows, &scratch->shadow_features);
+  if (!shadow_rows.ok()) return;
+  if (!PredictFilled(shadow, rows, scratch->shadow_features, &scratch->shadow_outputs).ok()) {
     shadow.stats.shadow_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const runtime::Signature& a = primary.model->signature();
-  const size_t width = primary.model->OutputWidth();
-  if (shadow.model->OutputWidth() != width) {
-    shadow.stats.shadow_disagreements.fetch_add(rows, std::memory_order_relaxed);
-    return;
-  }
-  uint64_t differ = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* p = scratch->outputs.data() + r * width;
-    const float* q = scratch->shadow_outputs.data() + r * width;
-    if (a.task == runtime::Task::kRegression) {
-      differ += *p != *q;
-    } else {
-      differ += runtime::PredictedClass(a, p) != runtime::PredictedClass(a, q);
-    }
-  }
-  shadow.stats.shadow_disagreements.fetch_add(differ, std::memory_order_relaxed);
+  CompareShadow(shadow, primary, rows, scratch->outputs, scratch->shadow_outputs);
 }
 
 uint64_t Fnv1a(std::string_view text) {
@@ -157,6 +133,38 @@ const std::shared_ptr<const ServedModel>* ChooseVersion(const Route& route, cons
 }
 
 }  // namespace
+
+Result<size_t> PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
+                             std::vector<float>* features) {
+  shadow.stats.shadow_requests.fetch_add(1, std::memory_order_relaxed);
+  Result<size_t> shadow_rows = shadow.layout.Fill(request, features);
+  if (shadow_rows.ok() && *shadow_rows == rows) return rows;
+  shadow.stats.shadow_errors.fetch_add(1, std::memory_order_relaxed);
+  return shadow_rows.ok() ? InvalidArgumentError("the shadow reads " + std::to_string(*shadow_rows) + " rows, not " +
+                                                 std::to_string(rows))
+                          : shadow_rows.status();
+}
+
+void CompareShadow(const ServedModel& shadow, const ServedModel& primary, size_t rows,
+                   std::span<const float> primary_outputs, std::span<const float> shadow_outputs) {
+  const runtime::Signature& a = primary.model->signature();
+  const size_t width = primary.model->OutputWidth();
+  if (shadow.model->OutputWidth() != width) {
+    shadow.stats.shadow_disagreements.fetch_add(rows, std::memory_order_relaxed);
+    return;
+  }
+  uint64_t differ = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* p = primary_outputs.data() + r * width;
+    const float* q = shadow_outputs.data() + r * width;
+    if (a.task == runtime::Task::kRegression) {
+      differ += *p != *q;
+    } else {
+      differ += runtime::PredictedClass(a, p) != runtime::PredictedClass(a, q);
+    }
+  }
+  shadow.stats.shadow_disagreements.fetch_add(differ, std::memory_order_relaxed);
+}
 
 void WriteInferResponse(const ServedModel& model, bool has_id, std::string_view id,
                         const std::vector<std::string>& outputs_wanted, size_t rows, std::span<const float> outputs,

@@ -62,6 +62,17 @@ void WriteInferResponse(const ServedModel& model, bool has_id, std::string_view 
                         const std::vector<std::string>& outputs_wanted, size_t rows, std::span<const float> outputs,
                         std::string* out);
 
+// A shadow's copy of a request the primary read as `rows` rows: counts it,
+// and writes its features for the shadow into `features`. An error (the
+// shadow reads the request otherwise) is counted as the shadow's.
+Result<size_t> PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
+                             std::vector<float>* features);
+
+// Counts the rows where the shadow's outputs disagree with the primary's
+// (the predicted class, or the value of a regression).
+void CompareShadow(const ServedModel& shadow, const ServedModel& primary, size_t rows,
+                   std::span<const float> primary_outputs, std::span<const float> shadow_outputs);
+
 // The canary gets `percent` of requests: by a hash of the request id when
 // there is one (the same id always goes the same way), else at random.
 bool RouteToCanary(const InferRequest& request, int percent, uint64_t* random_state);

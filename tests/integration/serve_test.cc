@@ -447,6 +447,59 @@ TEST_F(ServeTest, BatchingMergesConcurrentRequestsIntoOnePredictCall) {
   EXPECT_NE(bad.err.find("--max-batch-delay-us needs --max-batch-size"), std::string::npos) << bad.err;
 }
 
+// A shadowed route batches as any other: the primary answers from its
+// batches, and each request's copy goes through the shadow's own batcher
+// after the answer, its disagreements counted.
+TEST_F(ServeTest, AShadowedRouteStillBatches) {
+  auto server = Start({"--model", "peng@1", "--max-batch-size", "16", "--max-batch-delay-us", "20000"});
+  HttpClient http(server->base());
+  // Each version's class for the row every request sends.
+  auto predicted = [&](const std::string& model) {
+    EXPECT_EQ(http.Post("/api/v1/deployments", R"({"model":")" + model + R"("})").status, 200);
+    return Parse(http.Post(kInfer, MatrixBody()))["outputs"][1]["data"][0].get<std::string>();
+  };
+  const std::string shadow_class = predicted("peng@3");
+  const bool disagree = predicted("peng@1") != shadow_class;
+  ASSERT_EQ(http.Post("/api/v1/deployments", R"({"model":"peng@1","shadow":"peng@3"})").status, 200);
+  constexpr int kClients = 8;
+  constexpr int kPerClient = 25;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      HttpClient client(server->base());
+      for (int i = 0; i < kPerClient; ++i) {
+        HttpResult r = client.Post(kInfer, MatrixBody());
+        if (r.status != 200 || Parse(r)["model_version"] != "1") failed.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  constexpr int kShadowed = kClients * kPerClient;
+  // The copies run after the answers: wait until the shadow's batches took
+  // every row, one a request (the shadow was loaded afresh: the route
+  // above that served it is gone, and its counters with it).
+  const std::string shadow_rows = "keel_inference_batch_size_sum{model=\"peng\",version=\"3\"} ";
+  std::string m;
+  for (auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < limit; std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    m = http.Get("/metrics").body;
+    const size_t at = m.find(shadow_rows);
+    if (at != std::string::npos && std::stoi(m.substr(at + shadow_rows.size())) >= kShadowed) break;
+  }
+  auto value = [&](const std::string& series) {
+    const size_t at = m.find(series + " ");
+    return at == std::string::npos ? -1 : std::stoi(m.substr(at + series.size() + 1));
+  };
+  EXPECT_EQ(value(shadow_rows.substr(0, shadow_rows.size() - 1)), kShadowed) << m;
+  EXPECT_EQ(value("keel_shadow_requests_total{model=\"peng\",version=\"3\"}"), kShadowed);
+  EXPECT_EQ(value("keel_shadow_errors_total{model=\"peng\",version=\"3\"}"), 0);
+  EXPECT_EQ(value("keel_shadow_disagreements_total{model=\"peng\",version=\"3\"}"), disagree ? kShadowed : 0);
+  // The primary answered from batches: fewer predict calls than requests.
+  EXPECT_LT(value("keel_inference_batch_size_count{model=\"peng\",version=\"1\"}"), kShadowed);
+}
+
 TEST_F(ServeTest, MetricsCountRequestsByVersionAndStatus) {
   auto server = Start({"--model", "peng@2", "--max-body", "4096"});
   HttpClient http(server->base());
