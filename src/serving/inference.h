@@ -34,10 +34,10 @@ struct InferTarget {
 
 // Runs the request in `body` against `routes` and writes the response body
 // into `response` (cleared first; its capacity is reused). The body is
-// parsed in place (InferRequestParser::ParseInPlace), which changes it. `served` is set to
-// the version that answered, or, when the request fails, to the version it
-// counts against (the one asked for, else the route's primary), so its
-// counters can be updated; null when no route matched.
+// parsed in place (InferRequestParser::ParseInPlace), which changes it.
+// `served` is set to the version that answered, or, when the request fails,
+// to the version it counts against (the one asked for, else the route's
+// primary), so its counters can be updated; null when no route matched.
 // Errors: kNotFound (unknown model or version), kUnavailable (not ready),
 // kInvalidArgument (the request; the message names the field or input).
 Status Infer(const Routes& routes, const InferTarget& target, std::string* body, InferScratch* scratch,
