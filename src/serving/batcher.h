@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -33,9 +34,13 @@ class Batcher {
   // Called with each predict call's row count (for the batch-size metric).
   using OnBatch = std::function<void(size_t rows)>;
 
-  // REQUIRES: options.max_rows > 0. `model` must outlive the batcher.
+  // REQUIRES: options.max_rows > 0. `model` must outlive the batcher and
+  // every request queued on it.
   Batcher(const runtime::Model* model, BatchOptions options, OnBatch on_batch);
-  // Runs what is queued, then stops its thread.
+  // Runs what is queued, then stops its thread. On a batcher's thread (a
+  // done callback let go of the last owner of this batcher or of another)
+  // it cannot wait for a thread to finish: it lets the thread stop by
+  // itself, running what is still queued after the destructor returned.
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -54,20 +59,28 @@ class Batcher {
     std::chrono::steady_clock::time_point queued;
   };
 
-  void Loop();
-  std::vector<Item> TakeBatch(std::unique_lock<std::mutex>& lock);
-  void Run(std::vector<Item>& batch);
+  // What the batcher's thread uses, shared with it so that the thread can
+  // outlive the batcher (see ~Batcher).
+  struct State {
+    State(const runtime::Model* model, BatchOptions options, OnBatch on_batch)
+        : model(model), options(options), on_batch(std::move(on_batch)) {}
+    void Loop();
+    std::vector<Item> TakeBatch();  // REQUIRES: mu held
+    void Run(std::vector<Item>& batch);
 
-  const runtime::Model* model_;
-  const BatchOptions options_;
-  const OnBatch on_batch_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Item> queue_;  // guarded by mu_
-  size_t queued_rows_ = 0;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  std::vector<float> features_;  // the batch thread's buffers
-  std::vector<float> outputs_;
+    const runtime::Model* model;
+    const BatchOptions options;
+    const OnBatch on_batch;
+    std::mutex mu;
+    std::condition_variable wake;
+    std::deque<Item> queue;  // guarded by mu
+    size_t queued_rows = 0;  // guarded by mu
+    bool stopping = false;   // guarded by mu
+    std::vector<float> features;  // the batch thread's buffers
+    std::vector<float> outputs;
+  };
+
+  std::shared_ptr<State> state_;
   std::thread thread_;
 };
 

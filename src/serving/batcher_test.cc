@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -99,6 +100,31 @@ TEST(BatcherTest, DestructionRunsWhatIsQueued) {
   }
   EXPECT_TRUE(done.get().ok());
   EXPECT_EQ(a.out, std::vector<float>{2});
+}
+
+// A served version owns its batcher, and each queued request holds the
+// version: the last request's callback may let go of the batcher's owner
+// on the batcher's own thread. The batcher is then destroyed there without
+// deadlocking or waiting for itself.
+TEST(BatcherTest, ABatcherItsOwnRequestReleasesEndsOnItsThread) {
+  struct Owner {
+    // Declared first, destroyed last: tells the test the owner is gone.
+    struct Gone {
+      std::promise<void> promise;
+      ~Gone() { promise.set_value(); }
+    } gone;
+    CountingModel model;
+    std::unique_ptr<Batcher> batcher;
+  };
+  auto owner = std::make_shared<Owner>();
+  std::future<void> gone = owner->gone.promise.get_future();
+  owner->batcher = std::make_unique<Batcher>(&owner->model, BatchOptions{.max_rows = 4, .max_delay = {}}, [](size_t) {});
+  Request a({1, 0});
+  owner->batcher->Submit(a.features, 1, a.out, [&a, held = owner](Status s) { a.done.set_value(s); });
+  owner.reset();  // only the queued request holds the owner now
+  EXPECT_TRUE(a.done.get_future().get().ok());
+  EXPECT_EQ(a.out, std::vector<float>{2});
+  EXPECT_EQ(gone.wait_for(std::chrono::seconds(30)), std::future_status::ready);
 }
 
 }  // namespace
