@@ -27,8 +27,10 @@ struct Pending {
   HttpResponse* response;
   std::function<void()> finish;
   Clock::time_point start;
-  // The route's shadow and its features for this request; null: none.
+  // The route's shadow, if any, and its features for this request (when
+  // shadow_ready: the shadow could read it).
   std::shared_ptr<const serving::ServedModel> shadow;
+  bool shadow_ready = false;
   std::vector<float> shadow_features;
 };
 
@@ -46,6 +48,12 @@ struct ShadowRun {
 // Queues the shadow's copy of the answered request `p` on the shadow's
 // batcher; only the shadow's counters see the result.
 void SubmitShadow(Pending& p) {
+  serving::ModelStats& stats = p.shadow->stats;
+  stats.shadow_requests.fetch_add(1, std::memory_order_relaxed);
+  if (!p.shadow_ready) {
+    stats.shadow_errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   auto run = std::make_shared<ShadowRun>();
   run->shadow = std::move(p.shadow);
   run->primary = p.model;
@@ -90,7 +98,8 @@ void Submit(ServerState& state, serving::InferScratch& scratch, std::shared_ptr<
             std::shared_ptr<const serving::ServedModel> shadow, size_t rows, HttpResponse* response,
             Deferral* deferral, Clock::time_point start) {
   auto p = std::make_shared<Pending>();
-  if (shadow != nullptr && serving::PrepareShadow(*shadow, scratch.request, rows, &p->shadow_features).ok()) {
+  if (shadow != nullptr) {
+    p->shadow_ready = serving::PrepareShadow(*shadow, scratch.request, rows, &p->shadow_features).ok();
     p->shadow = std::move(shadow);
   }
   p->state = &state;

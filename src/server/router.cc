@@ -115,7 +115,7 @@ void Router::Refused(const HttpRequest& request, int status) {
     if (const serving::Route* route = routes->Find(model.model)) {
       const std::shared_ptr<const serving::ServedModel>* served =
           model.version.empty() ? &route->primary : route->Version(model.version);
-      if (served != nullptr) return (*served)->stats.CountRequest(status, 0);
+      if (served != nullptr) return (*served)->stats.CountStatus(status);
     }
     state_->unrouted_requests.fetch_add(1, std::memory_order_relaxed);
   }

@@ -42,9 +42,9 @@ class Router : public HttpHandler {
  public:
   explicit Router(ServerState* state) : state_(state) {}
   void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override;
-  // Counts a refused inference request against the version it named, else
-  // its model's primary, with no latency (it was answered from its header);
-  // as unrouted when no version matches.
+  // Counts a refused inference request's status (not its latency: it was
+  // answered from its header) against the version it named, else its
+  // model's primary; as unrouted when no version matches.
   void Refused(const HttpRequest& request, int status) override;
 
  private:

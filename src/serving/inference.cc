@@ -108,9 +108,9 @@ Result<size_t> PredictFilled(const ServedModel& model, size_t rows, std::span<co
 // Runs the shadow version on the same request; only its counters see the
 // result. The primary's answer is what the client gets.
 void RunShadow(const ServedModel& shadow, const ServedModel& primary, size_t rows, InferScratch* scratch) {
-  Result<size_t> shadow_rows = PrepareShadow(shadow, scratch->request, rows, &scratch->shadow_features);
-  if (!shadow_rows.ok()) return;
-  if (!PredictFilled(shadow, rows, scratch->shadow_features, &scratch->shadow_outputs).ok()) {
+  shadow.stats.shadow_requests.fetch_add(1, std::memory_order_relaxed);
+  if (!PrepareShadow(shadow, scratch->request, rows, &scratch->shadow_features).ok() ||
+      !PredictFilled(shadow, rows, scratch->shadow_features, &scratch->shadow_outputs).ok()) {
     shadow.stats.shadow_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -134,15 +134,12 @@ const std::shared_ptr<const ServedModel>* ChooseVersion(const Route& route, cons
 
 }  // namespace
 
-Result<size_t> PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
-                             std::vector<float>* features) {
-  shadow.stats.shadow_requests.fetch_add(1, std::memory_order_relaxed);
-  Result<size_t> shadow_rows = shadow.layout.Fill(request, features);
-  if (shadow_rows.ok() && *shadow_rows == rows) return rows;
-  shadow.stats.shadow_errors.fetch_add(1, std::memory_order_relaxed);
-  return shadow_rows.ok() ? InvalidArgumentError("the shadow reads " + std::to_string(*shadow_rows) + " rows, not " +
-                                                 std::to_string(rows))
-                          : shadow_rows.status();
+Status PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
+                     std::vector<float>* features) {
+  KEEL_ASSIGN_OR_RETURN(size_t shadow_rows, shadow.layout.Fill(request, features));
+  if (shadow_rows == rows) return Status::Ok();
+  return InvalidArgumentError("the shadow reads " + std::to_string(shadow_rows) + " rows, not " +
+                              std::to_string(rows));
 }
 
 void CompareShadow(const ServedModel& shadow, const ServedModel& primary, size_t rows,

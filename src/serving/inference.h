@@ -62,11 +62,10 @@ void WriteInferResponse(const ServedModel& model, bool has_id, std::string_view 
                         const std::vector<std::string>& outputs_wanted, size_t rows, std::span<const float> outputs,
                         std::string* out);
 
-// A shadow's copy of a request the primary read as `rows` rows: counts it,
-// and writes its features for the shadow into `features`. An error (the
-// shadow reads the request otherwise) is counted as the shadow's.
-Result<size_t> PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
-                             std::vector<float>* features);
+// Writes the shadow's features for a request the primary read as `rows`
+// rows into `features`; an error when the shadow reads it otherwise.
+Status PrepareShadow(const ServedModel& shadow, const InferRequest& request, size_t rows,
+                     std::vector<float>* features);
 
 // Counts the rows where the shadow's outputs disagree with the primary's
 // (the predicted class, or the value of a regression).

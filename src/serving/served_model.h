@@ -34,6 +34,8 @@ struct ModelStats {
   std::atomic<uint64_t> shadow_errors{0};         // requests the shadow could not answer
 
   void CountRequest(int http_status, uint64_t latency_ns);
+  // A request answered without being timed (refused from its header).
+  void CountStatus(int http_status);
   void CountBatch(uint64_t rows);
 };
 
