@@ -737,19 +737,20 @@ bool AnyMissing(const float* values, size_t n) {
 }
 
 // One step down a complete tree (Forest::slots) from slot `index` for the
-// row whose first value is at `row`, its values kBlock apart.
-template <bool kMissing>
+// row whose first value is at `row`, its values kBlock apart. kWalk is
+// kPresent or kNumeric (the layout has no categorical splits).
+template <Walk kWalk>
 inline uint32_t StepComplete(const Slot* slots, const uint8_t* flags, uint32_t index, const float* row) {
   const Slot& slot = slots[index];
   const float value = row[slot.column];
   bool right = value >= slot.threshold;
-  if constexpr (kMissing) right |= std::isnan(value) & (flags[index] != 0);
+  if constexpr (kWalk == Walk::kNumeric) right |= std::isnan(value) & (flags[index] != 0);
   return 2 * index + 1 + right;
 }
 
 // The margins of kBlock rows, stored feature by feature in `block`, on the
 // complete layout; leaves added in tree order as AddTrees does.
-template <bool kMissing>
+template <Walk kWalk>
 void AddCompleteTrees(const Forest& forest, const float* block, float* out) {
   const Slot* all = forest.slots.data();
   const uint8_t* all_flags = forest.slot_flags.data();
@@ -762,7 +763,7 @@ void AddCompleteTrees(const Forest& forest, const float* block, float* out) {
     uint32_t index[kBlock] = {};
     for (uint32_t d = 0; d < tree.depth; ++d) {
 #pragma GCC unroll 16
-      for (size_t r = 0; r < kBlock; ++r) index[r] = StepComplete<kMissing>(slots, flags, index[r], block + r);
+      for (size_t r = 0; r < kBlock; ++r) index[r] = StepComplete<kWalk>(slots, flags, index[r], block + r);
     }
     if (forest.groups == 1) {
       for (size_t r = 0; r < kBlock; ++r) margin[r] += slots[index[r]].threshold;
@@ -773,27 +774,33 @@ void AddCompleteTrees(const Forest& forest, const float* block, float* out) {
   if (forest.groups == 1) std::copy(margin, margin + kBlock, out);
 }
 
+// The margins of kBlock rows (from `rows`, `cols` apart) on the complete
+// layout, which walks them stored feature by feature.
+void AddCompleteBlock(const Forest& forest, const float* rows, size_t cols, float* out) {
+  thread_local std::vector<float> block;
+  block.resize(cols * kBlock);
+  bool missing = false;
+  for (size_t r = 0; r < kBlock; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      const float value = rows[r * cols + c];
+      missing |= std::isnan(value);
+      block[c * kBlock + r] = value;
+    }
+  }
+  if (missing) {
+    AddCompleteTrees<Walk::kNumeric>(forest, block.data(), out);
+  } else {
+    AddCompleteTrees<Walk::kPresent>(forest, block.data(), out);
+  }
+}
+
 // Predicts kRows rows into `out`: their margins, then the transform.
 template <size_t kRows>
 void PredictRows(const Forest& forest, const float* rows, size_t cols, float* out) {
+  // Single rows keep to the compact layout: laying one out feature by
+  // feature would cost more than the steps it saves.
   if (kRows == kBlock && forest.complete) {
-    // Single rows keep to the compact layout: laying one out feature by
-    // feature would cost more than the steps it saves.
-    thread_local std::vector<float> block;
-    block.resize(cols * kBlock);
-    bool missing = false;
-    for (size_t r = 0; r < kBlock; ++r) {
-      for (size_t c = 0; c < cols; ++c) {
-        const float value = rows[r * cols + c];
-        missing |= std::isnan(value);
-        block[c * kBlock + r] = value;
-      }
-    }
-    if (missing) {
-      AddCompleteTrees<true>(forest, block.data(), out);
-    } else {
-      AddCompleteTrees<false>(forest, block.data(), out);
-    }
+    AddCompleteBlock(forest, rows, cols, out);
   } else if (forest.categorical) {
     AddTrees<kRows, Walk::kCategorical>(forest, rows, cols, out);
   } else if (AnyMissing(rows, kRows * cols)) {
