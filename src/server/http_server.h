@@ -40,7 +40,7 @@ struct HttpRequest {
   std::string_view body;
   // The buffer `body` views, which the handler may change, even in size
   // (to parse it in place); `body` is stale after that.
-  std::string* body_buffer;
+  std::string* body_buffer = nullptr;
 };
 
 struct HttpResponse {

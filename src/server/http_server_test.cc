@@ -1,6 +1,7 @@
-// HttpServer's timeouts in-process, against 127.0.0.1: an idle connection
-// and a client that stops reading are closed; a request being handled,
-// however long it takes, is not.
+// HttpServer in-process, against 127.0.0.1: its timeouts (an idle
+// connection and a client that stops reading are closed; a request being
+// handled, however long it takes, is not), HEAD, requests however their
+// bytes arrive, idle buffers given back, and answers from other threads.
 #include "server/http_server.h"
 
 #include <gtest/gtest.h>
