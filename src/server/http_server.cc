@@ -303,12 +303,12 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   void OnRequest() {
     deadline_ = Clock::time_point::max();  // no read or write pending while it is handled
     auto& message = parser_->get();
+    HttpRequest request = HeaderOf(message);
     // HEAD is answered as GET would be, without the body.
     head_only_ = message.method() == http::verb::head;
-    const std::string_view method =
-        head_only_ ? "GET" : std::string_view(message.method_string().data(), message.method_string().size());
-    const HttpRequest request{method, std::string_view(message.target().data(), message.target().size()),
-                              message.body(), &message.body()};
+    if (head_only_) request.method = "GET";
+    request.body = message.body();
+    request.body_buffer = &message.body();
     out_.status = 200;
     out_.content_type = "application/json";
     out_.body.clear();
@@ -322,11 +322,14 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   // Answers a request whose header was read without handling it, and
   // tells the handler, which counts it.
   void Refuse(int status, const std::string& message) {
-    const auto& header = parser_->get();
-    const HttpRequest request{std::string_view(header.method_string().data(), header.method_string().size()),
-                              std::string_view(header.target().data(), header.target().size()), {}, nullptr};
-    server_->handler->Refused(request, status);
+    server_->handler->Refused(HeaderOf(parser_->get()), status);
     RespondError(status, message);
+  }
+
+  // The method and target of a parsed header, without its body.
+  static HttpRequest HeaderOf(const http::request<http::string_body>& header) {
+    return {std::string_view(header.method_string().data(), header.method_string().size()),
+            std::string_view(header.target().data(), header.target().size()), {}, nullptr};
   }
 
   void RespondError(int status, const std::string& message) {

@@ -12,7 +12,10 @@
 #include <boost/asio/write.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "server/test_server.h"
 
@@ -55,10 +58,20 @@ class TestHandler : public HttpHandler {
     return std::move(held_);
   }
 
+  void Refused(const HttpRequest& request, int status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused_.push_back(std::string(request.method) + " " + std::string(request.target) + " " + std::to_string(status));
+  }
+  std::vector<std::string> RefusedRequests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+  }
+
  private:
   std::mutex mu_;
   std::condition_variable changed_;
   std::function<void()> held_;
+  std::vector<std::string> refused_;
 };
 
 // A blocking connection that gives up on a read after 30 s rather than
@@ -175,6 +188,23 @@ TEST_F(HttpServerTest, RequestsAreReadHoweverTheirBytesArrive) {
   auto [rest, closed] = client.ReadToClose();
   EXPECT_TRUE(closed);
   EXPECT_NE(rest.find("400 Bad Request"), std::string::npos) << rest;
+}
+
+// A body over max_body is refused, whether its length is declared or it
+// comes in chunks, and the handler is told of each refusal.
+TEST_F(HttpServerTest, ABodyOverTheLimitIsRefusedAndTheHandlerTold) {
+  Start({.max_body = 100});
+  Connection declared(server_->port());
+  declared.Send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n");
+  auto [got, closed] = declared.ReadToClose();
+  EXPECT_NE(got.find("413 Payload Too Large"), std::string::npos) << got;
+  EXPECT_TRUE(closed);
+  Connection chunked(server_->port());
+  chunked.Send("POST /b?q=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" +
+               std::string(100, 'x') + "\r\n1\r\nx\r\n0\r\n\r\n");
+  std::tie(got, closed) = chunked.ReadToClose();
+  EXPECT_NE(got.find("413 Payload Too Large"), std::string::npos) << got;
+  EXPECT_EQ(handler_.RefusedRequests(), (std::vector<std::string>{"POST /a 413", "POST /b?q=1 413"}));
 }
 
 TEST_F(HttpServerTest, IdleConnectionsGiveTheirBuffersBack) {
