@@ -1,8 +1,11 @@
 // The tree runtime in three steps: ReadModelJson turns model.json into
 // plain arrays (RawModel), Compile checks them and lays every tree out in
 // one flat node array (Forest), a second time as complete trees when they
-// are shallow and numeric; TreeModel walks the forest for blocks of rows.
+// are shallow and numeric (complete_trees.h); TreeModel evaluates the
+// forest for blocks of rows.
 #include "runtime/tree_model.h"
+
+#include "runtime/complete_trees.h"
 
 #include <simdjson.h>
 
@@ -242,23 +245,7 @@ struct Tree {
   uint32_t root;
   uint32_t depth;  // the steps from the root to the deepest leaf
   uint32_t group;  // the output margin it adds to
-  uint32_t first_slot = 0;  // in Forest::slots, when the forest has them
 };
-
-// How many rows walk a tree together.
-constexpr size_t kBlock = 8;
-
-// A node of the complete layout (Forest::slots): an internal node's split,
-// its feature as the offset `feature * kBlock` into a block of rows stored
-// feature by feature; or, at the last level, a leaf's value in `threshold`.
-struct Slot {
-  float threshold;
-  uint32_t column;
-};
-static_assert(sizeof(Slot) == 8);
-
-// The deepest trees laid out complete: 2^9 - 1 slots, 4 KiB, a tree.
-constexpr uint32_t kMaxCompleteDepth = 8;
 
 enum class Transform { kIdentity, kSigmoid, kSoftmax };
 
@@ -270,17 +257,13 @@ struct Forest {
   std::vector<uint32_t> category_bits;
   std::vector<Tree> trees;
   bool categorical = false;  // some split is
-  // The complete layout, when no split is categorical and no tree is deeper
-  // than kMaxCompleteDepth. A tree of depth D is a complete binary tree in
-  // slots[first_slot, first_slot + 2^(D+1) - 1): node i's children are 2i+1
-  // and 2i+2, and its leaves are the slots a row reaches after D steps. A
-  // leaf above the last level fills its whole subtree there. A step reads
-  // 8 bytes and computes its child: no child index to load, and one
-  // addressing mode finds the value. Both layouts are kept: the compact
-  // one serves categorical splits and deep trees.
+  // The complete layout (complete_trees.h), when no split is categorical
+  // and no tree is deeper than kMaxCompleteDepth: blocks of rows go through
+  // it with no child index to load. Both layouts are kept: the compact one
+  // serves categorical splits, deep trees and single rows.
   std::vector<Slot> slots;
-  std::vector<uint8_t> slot_flags;  // kDefaultRight, by slot
-  bool complete = false;
+  std::vector<uint8_t> slot_default_right;  // by slot, 0 or 1
+  std::vector<CompleteTree> complete_trees;  // empty: no complete layout
   size_t groups = 1;         // margins per row
   float base_margin = 0;
   Transform transform = Transform::kIdentity;
@@ -543,7 +526,7 @@ void FillSlots(Forest* forest, uint32_t first, uint32_t index, uint32_t slot, ui
     return;
   }
   forest->slots[first + slot] = {node.threshold, static_cast<uint32_t>(node.feature * kBlock)};
-  forest->slot_flags[first + slot] = forest->flags[index] & kDefaultRight;
+  forest->slot_default_right[first + slot] = (forest->flags[index] & kDefaultRight) != 0;
   FillSlots(forest, first, node.left, 2 * slot + 1, levels - 1);
   FillSlots(forest, first, node.left + 1, 2 * slot + 2, levels - 1);
 }
@@ -558,14 +541,13 @@ void LayOutComplete(Forest* forest, size_t num_feature) {
   }
   if (total > std::numeric_limits<uint32_t>::max()) return;
   forest->slots.assign(total, Slot{0.0f, 0});
-  forest->slot_flags.assign(total, 0);
+  forest->slot_default_right.assign(total, 0);
   uint32_t first = 0;
-  for (Tree& tree : forest->trees) {
-    tree.first_slot = first;
+  for (const Tree& tree : forest->trees) {
+    forest->complete_trees.push_back({first, tree.depth, tree.group});
     FillSlots(forest, first, tree.root, 0, tree.depth);
     first += (uint32_t{2} << tree.depth) - 1;
   }
-  forest->complete = true;
 }
 
 Result<Forest> Compile(const RawModel& model, const Output& output) {
@@ -736,47 +718,9 @@ bool AnyMissing(const float* values, size_t n) {
   return found != 0;
 }
 
-// One step down a complete tree (Forest::slots) from slot `index` for the
-// row whose first value is at `row`, its values kBlock apart. kWalk is
-// kPresent or kNumeric (the layout has no categorical splits).
-template <Walk kWalk>
-inline uint32_t StepComplete(const Slot* slots, const uint8_t* flags, uint32_t index, const float* row) {
-  const Slot& slot = slots[index];
-  const float value = row[slot.column];
-  bool right = value >= slot.threshold;
-  if constexpr (kWalk == Walk::kNumeric) right |= std::isnan(value) & (flags[index] != 0);
-  return 2 * index + 1 + right;
-}
-
-// The margins of kBlock rows, stored feature by feature in `block`, on the
-// complete layout; leaves added in tree order as AddTrees does.
-template <Walk kWalk>
-void AddCompleteTrees(const Forest& forest, const float* block, float* out) {
-  const Slot* all = forest.slots.data();
-  const uint8_t* all_flags = forest.slot_flags.data();
-  float margin[kBlock];
-  for (size_t r = 0; r < kBlock; ++r) margin[r] = forest.base_margin;
-  if (forest.groups > 1) std::fill(out, out + kBlock * forest.groups, forest.base_margin);
-  for (const Tree& tree : forest.trees) {
-    const Slot* slots = all + tree.first_slot;
-    const uint8_t* flags = all_flags + tree.first_slot;
-    uint32_t index[kBlock] = {};
-    for (uint32_t d = 0; d < tree.depth; ++d) {
-#pragma GCC unroll 16
-      for (size_t r = 0; r < kBlock; ++r) index[r] = StepComplete<kWalk>(slots, flags, index[r], block + r);
-    }
-    if (forest.groups == 1) {
-      for (size_t r = 0; r < kBlock; ++r) margin[r] += slots[index[r]].threshold;
-    } else {
-      for (size_t r = 0; r < kBlock; ++r) out[r * forest.groups + tree.group] += slots[index[r]].threshold;
-    }
-  }
-  if (forest.groups == 1) std::copy(margin, margin + kBlock, out);
-}
-
 // The margins of kBlock rows (from `rows`, `cols` apart) on the complete
 // layout, which walks them stored feature by feature.
-void AddCompleteBlock(const Forest& forest, const float* rows, size_t cols, float* out) {
+void AddCompleteRows(const Forest& forest, const float* rows, size_t cols, float* out) {
   thread_local std::vector<float> block;
   block.resize(cols * kBlock);
   bool missing = false;
@@ -787,11 +731,10 @@ void AddCompleteBlock(const Forest& forest, const float* rows, size_t cols, floa
       block[c * kBlock + r] = value;
     }
   }
-  if (missing) {
-    AddCompleteTrees<Walk::kNumeric>(forest, block.data(), out);
-  } else {
-    AddCompleteTrees<Walk::kPresent>(forest, block.data(), out);
-  }
+  const CompleteForest complete = {forest.slots.data(), forest.slot_default_right.data(),
+                                   forest.complete_trees.data(), forest.complete_trees.size(),
+                                   forest.groups, forest.base_margin};
+  AddCompleteBlock(complete, block.data(), missing, out);
 }
 
 // Predicts kRows rows into `out`: their margins, then the transform.
@@ -799,8 +742,8 @@ template <size_t kRows>
 void PredictRows(const Forest& forest, const float* rows, size_t cols, float* out) {
   // Single rows keep to the compact layout: laying one out feature by
   // feature would cost more than the steps it saves.
-  if (kRows == kBlock && forest.complete) {
-    AddCompleteBlock(forest, rows, cols, out);
+  if (kRows == kBlock && !forest.complete_trees.empty()) {
+    AddCompleteRows(forest, rows, cols, out);
   } else if (forest.categorical) {
     AddTrees<kRows, Walk::kCategorical>(forest, rows, cols, out);
   } else if (AnyMissing(rows, kRows * cols)) {

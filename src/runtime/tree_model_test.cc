@@ -150,9 +150,10 @@ size_t DeepestTree(const std::string& json) {
   return deepest;
 }
 
-// Blocks of rows walk forests of shallow trees in a complete layout and
-// forests with a deeper tree in the compact one: both agree with XGBoost,
-// missing values included.
+// Blocks of rows go through forests of trees up to depth 8 in the complete
+// layout (the shallow ones chosen whole, the deeper walked) and forests
+// with a deeper tree in the compact one: all agree with XGBoost, missing
+// values included.
 TEST(TreeModelTest, ShallowAndDeepForests) {
   Data d = MakeData(3000, 3);
   Signature s = MakeSignature(Task::kBinary, 2);

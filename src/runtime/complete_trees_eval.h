@@ -1,0 +1,175 @@
+// The evaluation of complete trees (complete_trees.h), included once by each
+// instruction set's file: complete_trees.cc (the machine's base vectors)
+// and complete_trees_avx2.cc (-mavx2). Everything here has internal
+// linkage, and nothing here instantiates a library template, so no
+// function compiled for AVX2 can be shared with code that runs without it.
+#pragma once
+
+#include <cstring>
+
+#include "runtime/complete_trees.h"
+
+namespace keel::runtime {
+namespace {
+
+// The leaf each of the block's rows reaches in a tree, into `leaves`: the
+// rows walk it in lockstep, so that their loads overlap.
+template <bool kMissing>
+void WalkLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth, const float* block,
+                float* leaves) {
+  uint32_t index[kBlock] = {};
+  for (uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kBlock; ++r) {
+      const Slot& slot = slots[index[r]];
+      const float value = block[slot.column + r];
+      bool right = value >= slot.threshold;
+      if constexpr (kMissing) right |= (value != value) & (default_right[index[r]] != 0);
+      index[r] = 2 * index[r] + 1 + right;
+    }
+  }
+  for (size_t r = 0; r < kBlock; ++r) leaves[r] = slots[index[r]].threshold;
+}
+
+// Adds every tree's leaves to the block's margins in tree order, each row
+// walking each tree.
+template <bool kMissing>
+void AddWalkedTrees(const CompleteForest& forest, const float* block, float* out) {
+  const size_t groups = forest.groups;
+  float margin[kBlock], leaves[kBlock];  // margin: of a single group, in registers
+  for (size_t r = 0; r < kBlock; ++r) margin[r] = forest.base_margin;
+  if (groups > 1) {
+    for (size_t i = 0; i < kBlock * groups; ++i) out[i] = forest.base_margin;
+  }
+  for (size_t t = 0; t < forest.tree_count; ++t) {
+    const CompleteTree& tree = forest.trees[t];
+    WalkLeaves<kMissing>(forest.slots + tree.first_slot, forest.default_right + tree.first_slot,
+                         tree.depth, block, leaves);
+    if (groups == 1) {
+      for (size_t r = 0; r < kBlock; ++r) margin[r] += leaves[r];
+    } else {
+      for (size_t r = 0; r < kBlock; ++r) out[r * groups + tree.group] += leaves[r];
+    }
+  }
+  if (groups == 1) std::memcpy(out, margin, sizeof margin);
+}
+
+inline void AddWalkedBlock(const CompleteForest& forest, const float* block, bool missing, float* out) {
+  if (missing) {
+    AddWalkedTrees<true>(forest, block, out);
+  } else {
+    AddWalkedTrees<false>(forest, block, out);
+  }
+}
+
+#if defined(__AVX2__)
+// One float, and one mask, per row of a block: the compilers' vector
+// extension, one AVX register.
+static_assert(kBlock == 8);
+using Lanes = float __attribute__((vector_size(kBlock * sizeof(float))));
+using LaneMask = int32_t __attribute__((vector_size(kBlock * sizeof(int32_t))));
+
+// `v` in every lane: v - 0 is v, -0 and NaN included.
+inline Lanes Splat(float v) { return v - Lanes{}; }
+
+inline Lanes Select(LaneMask right, Lanes if_right, Lanes if_left) {
+  LaneMask a, b;
+  std::memcpy(&a, &if_right, sizeof a);
+  std::memcpy(&b, &if_left, sizeof b);
+  const LaneMask chosen = (a & right) | (b & ~right);
+  Lanes out;
+  std::memcpy(&out, &chosen, sizeof out);
+  return out;
+}
+
+// The rows of the block that go right at `slot`.
+template <bool kMissing>
+[[gnu::always_inline]] inline LaneMask GoRight(const Slot& slot, uint8_t default_right,
+                                               const float* block) {
+  Lanes value;
+  std::memcpy(&value, block + slot.column, sizeof value);
+  LaneMask right = value >= Splat(slot.threshold);  // false for NaN
+  if constexpr (kMissing) right |= (value != value) & (LaneMask{} - static_cast<int32_t>(default_right));
+  return right;
+}
+
+// The leaf values the block's rows reach in the subtree of depth kDepth at
+// `node`: evaluated from its last level up, each split choosing between its
+// children's values for all rows at once. A tree of depth D takes 2^D - 1
+// compares for the block, where walking it takes D dependent steps per
+// row, so this pays for shallow trees, and most trees of a boosted forest
+// are shallow.
+template <bool kMissing, uint32_t kDepth>
+[[gnu::always_inline]] inline Lanes Subtree(const Slot* slots, const uint8_t* default_right,
+                                            uint32_t node, const float* block) {
+  if constexpr (kDepth == 0) {
+    return Splat(slots[node].threshold);
+  } else {
+    return Select(GoRight<kMissing>(slots[node], default_right[node], block),
+                  Subtree<kMissing, kDepth - 1>(slots, default_right, 2 * node + 2, block),
+                  Subtree<kMissing, kDepth - 1>(slots, default_right, 2 * node + 1, block));
+  }
+}
+
+// The leaf values of one tree: chosen whole up to depth kMaxSelect, walked
+// when deeper.
+template <bool kMissing, uint32_t kMaxSelect>
+Lanes TreeLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
+                 const float* block) {
+  static_assert(kMaxSelect >= 3 && kMaxSelect <= 6);
+  switch (depth) {
+    case 0: return Subtree<kMissing, 0>(slots, default_right, 0, block);
+    case 1: return Subtree<kMissing, 1>(slots, default_right, 0, block);
+    case 2: return Subtree<kMissing, 2>(slots, default_right, 0, block);
+    case 3: return Subtree<kMissing, 3>(slots, default_right, 0, block);
+    case 4:
+      if constexpr (kMaxSelect >= 4) return Subtree<kMissing, 4>(slots, default_right, 0, block);
+      break;
+    case 5:
+      if constexpr (kMaxSelect >= 5) return Subtree<kMissing, 5>(slots, default_right, 0, block);
+      break;
+    case 6:
+      if constexpr (kMaxSelect >= 6) return Subtree<kMissing, 6>(slots, default_right, 0, block);
+      break;
+  }
+  float walked[kBlock];
+  WalkLeaves<kMissing>(slots, default_right, depth, block, walked);
+  Lanes leaves;
+  std::memcpy(&leaves, walked, sizeof leaves);
+  return leaves;
+}
+
+// Adds every tree's leaves to the block's margins in tree order, the trees
+// up to depth kMaxSelect chosen whole.
+template <bool kMissing, uint32_t kMaxSelect>
+void AddSelectedTrees(const CompleteForest& forest, const float* block, float* out) {
+  const size_t groups = forest.groups;
+  if (groups > 1) {
+    for (size_t i = 0; i < kBlock * groups; ++i) out[i] = forest.base_margin;
+  }
+  Lanes margin = Splat(forest.base_margin);
+  for (size_t t = 0; t < forest.tree_count; ++t) {
+    const CompleteTree& tree = forest.trees[t];
+    const Lanes leaves = TreeLeaves<kMissing, kMaxSelect>(
+        forest.slots + tree.first_slot, forest.default_right + tree.first_slot, tree.depth, block);
+    if (groups == 1) {
+      margin += leaves;  // a float add per row, as XGBoost's
+    } else {
+      for (size_t r = 0; r < kBlock; ++r) out[r * groups + tree.group] += leaves[r];
+    }
+  }
+  if (groups == 1) std::memcpy(out, &margin, sizeof margin);
+}
+
+template <uint32_t kMaxSelect>
+void AddSelectedBlock(const CompleteForest& forest, const float* block, bool missing, float* out) {
+  if (missing) {
+    AddSelectedTrees<true, kMaxSelect>(forest, block, out);
+  } else {
+    AddSelectedTrees<false, kMaxSelect>(forest, block, out);
+  }
+}
+#endif  // __AVX2__
+
+}  // namespace
+}  // namespace keel::runtime
