@@ -238,11 +238,6 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     const auto& header = parser_->get();
-    if (parser_->content_length() && *parser_->content_length() > options().max_body) {
-      return Refuse(413, "request body of " + std::to_string(*parser_->content_length()) +
-                             " bytes is over the limit of " + std::to_string(options().max_body) +
-                             " bytes (--max-body)");
-    }
     if (parser_->is_done()) return OnRequest();
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -269,9 +264,12 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return Refuse(413, "request body is over the limit of " + std::to_string(options().max_body) +
-                             " bytes (--max-body)");
+    if (ec == http::error::body_limit) {  // a declared length over it fails the header
+      const std::string limit = " over the limit of " + std::to_string(options().max_body) + " bytes (--max-body)";
+      if (parser_->content_length()) {
+        return Refuse(413, "request body of " + std::to_string(*parser_->content_length()) + " bytes is" + limit);
+      }
+      return Refuse(413, "request body is" + limit);
     }
     if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream &&
@@ -320,10 +318,11 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   // Answers a request whose header was read without handling it, and
-  // tells the handler, which counts it.
+  // tells the handler, which counts and logs it.
   void Refuse(int status, const std::string& message) {
-    server_->handler->Refused(HeaderOf(parser_->get()), status);
-    RespondError(status, message);
+    SetError(status, message);
+    server_->handler->Refused(HeaderOf(parser_->get()), out_);
+    Respond(/*keep_alive=*/false);
   }
 
   // The method and target of a parsed header, without its body.
@@ -333,12 +332,16 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void RespondError(int status, const std::string& message) {
+    SetError(status, message);
+    Respond(/*keep_alive=*/false);
+  }
+
+  void SetError(int status, const std::string& message) {
     head_only_ = false;
     out_.status = status;
     out_.allow = {};
     out_.content_type = "application/json";
     out_.body = ErrorJson(message);
-    Respond(/*keep_alive=*/false);
   }
 
   // Writes the status line and headers into head_ and sends them with

@@ -67,9 +67,10 @@ class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
   virtual void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) = 0;
-  // Told of a request the server answered with `status` without handling
-  // it: a 413, whose body was over max_body (the request has no body).
-  virtual void Refused(const HttpRequest& /*request*/, int /*status*/) {}
+  // Told of a request the server answers without handling it, with
+  // `response`, before it is sent: a 413, whose body was over max_body (the
+  // request has no body).
+  virtual void Refused(const HttpRequest& /*request*/, const HttpResponse& /*response*/) {}
 };
 
 class HttpServer {

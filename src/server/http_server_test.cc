@@ -58,9 +58,10 @@ class TestHandler : public HttpHandler {
     return std::move(held_);
   }
 
-  void Refused(const HttpRequest& request, int status) override {
+  void Refused(const HttpRequest& request, const HttpResponse& response) override {
     std::lock_guard<std::mutex> lock(mu_);
-    refused_.push_back(std::string(request.method) + " " + std::string(request.target) + " " + std::to_string(status));
+    refused_.push_back(std::string(request.method) + " " + std::string(request.target) + " " +
+                       std::to_string(response.status) + " " + response.body);
   }
   std::vector<std::string> RefusedRequests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -191,7 +192,7 @@ TEST_F(HttpServerTest, RequestsAreReadHoweverTheirBytesArrive) {
 }
 
 // A body over max_body is refused, whether its length is declared or it
-// comes in chunks, and the handler is told of each refusal.
+// comes in chunks, and the handler is told of each refusal and its answer.
 TEST_F(HttpServerTest, ABodyOverTheLimitIsRefusedAndTheHandlerTold) {
   Start({.max_body = 100});
   Connection declared(server_->port());
@@ -204,7 +205,11 @@ TEST_F(HttpServerTest, ABodyOverTheLimitIsRefusedAndTheHandlerTold) {
                std::string(100, 'x') + "\r\n1\r\nx\r\n0\r\n\r\n");
   std::tie(got, closed) = chunked.ReadToClose();
   EXPECT_NE(got.find("413 Payload Too Large"), std::string::npos) << got;
-  EXPECT_EQ(handler_.RefusedRequests(), (std::vector<std::string>{"POST /a 413", "POST /b?q=1 413"}));
+  // The handler sees the answer about to be sent.
+  EXPECT_EQ(handler_.RefusedRequests(),
+            (std::vector<std::string>{
+                R"x(POST /a 413 {"error":"request body of 101 bytes is over the limit of 100 bytes (--max-body)"})x",
+                R"x(POST /b?q=1 413 {"error":"request body is over the limit of 100 bytes (--max-body)"})x"}));
 }
 
 TEST_F(HttpServerTest, IdleConnectionsGiveTheirBuffersBack) {

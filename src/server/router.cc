@@ -106,7 +106,12 @@ void Router::Handle(const HttpRequest& request, HttpResponse* response, Deferral
   logged.RecordUnlessDeferred();
 }
 
-void Router::Refused(const HttpRequest& request, int status) {
+void Router::Refused(const HttpRequest& request, const HttpResponse& response) {
+  CountRefused(request, response.status);
+  if (state_->access_log != nullptr) state_->access_log->MaybeRecord(request, response, std::chrono::nanoseconds{0});
+}
+
+void Router::CountRefused(const HttpRequest& request, int status) {
   std::string_view path = request.target.substr(0, request.target.find('?'));
   ModelPath model;
   if (path.starts_with(kModelsPrefix) && ParseModelPath(path.substr(kModelsPrefix.size()), &model) &&

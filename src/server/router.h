@@ -42,12 +42,14 @@ class Router : public HttpHandler {
  public:
   explicit Router(ServerState* state) : state_(state) {}
   void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override;
-  // Counts a refused inference request's status (not its latency: it was
-  // answered from its header) against the version it named, else its
-  // model's primary; as unrouted when no version matches.
-  void Refused(const HttpRequest& request, int status) override;
+  // Logs a refused request, and counts a refused inference request's
+  // status (not its latency: it was answered from its header) against the
+  // version it named, else its model's primary; as unrouted when no
+  // version matches.
+  void Refused(const HttpRequest& request, const HttpResponse& response) override;
 
  private:
+  void CountRefused(const HttpRequest& request, int status);
   void Dispatch(const HttpRequest& request, HttpResponse* response, Deferral* deferral);
 
   ServerState* state_;

@@ -333,7 +333,7 @@ TEST_F(ServeTest, ErrorsHaveTheirStatusAndAMessage) {
   EXPECT_EQ(deleted.status, 405);
   EXPECT_NE(deleted.headers.find("Allow: GET, POST\r\n"), std::string::npos) << deleted.headers;
   EXPECT_EQ(http.Get("/v2/health/live").headers.find("Allow:"), std::string::npos);  // not left from the 405
-  expect(http.Post(kInfer, std::string(5000, ' ')), 413, "over the limit of 4096 bytes (--max-body)");
+  expect(http.Post(kInfer, std::string(5000, ' ')), 413, "request body of 5000 bytes is over the limit of 4096 bytes (--max-body)");
   // The server is still serving after every error.
   EXPECT_EQ(http.Post(kInfer, MatrixBody()).status, 200);
   expect(http.Post("/api/v1/deployments", R"({"model":"peng@9"})"), 404, "model 'peng' has no version 9");
@@ -551,10 +551,11 @@ TEST_F(ServeTest, MetricsCountRequestsByVersionAndStatus) {
 
 TEST_F(ServeTest, AccessLogSamplesRequests) {
   {
-    auto server = Start({"--model", "peng@2", "--access-log", "all.log"});
+    auto server = Start({"--model", "peng@2", "--access-log", "all.log", "--max-body", "4096"});
     HttpClient http(server->base());
     ASSERT_EQ(http.Post(kInfer, MatrixBody()).status, 200);
     ASSERT_EQ(http.Get("/v2/models/nope").status, 404);
+    ASSERT_EQ(http.Post(kInfer, std::string(5000, ' ')).status, 413);  // refused from its header
     server->Signal(SIGTERM);
     ASSERT_EQ(server->Wait(), 0);
   }
@@ -564,6 +565,8 @@ TEST_F(ServeTest, AccessLogSamplesRequests) {
   EXPECT_NE(line.find("Z POST /v2/models/peng/infer 200 "), std::string::npos) << line;
   ASSERT_TRUE(std::getline(all, line));
   EXPECT_NE(line.find("Z GET /v2/models/nope 404 "), std::string::npos) << line;
+  ASSERT_TRUE(std::getline(all, line));
+  EXPECT_NE(line.find("Z POST /v2/models/peng/infer 413 0us "), std::string::npos) << line;
   EXPECT_FALSE(std::getline(all, line));
 
   {
