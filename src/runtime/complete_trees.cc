@@ -1,15 +1,16 @@
-// Complete trees with the machine's base vectors, and the choice of
-// instruction set.
+// Complete trees for any machine, and the choice of the build to run.
 #include "runtime/complete_trees.h"
 
 #include "runtime/complete_trees_eval.h"
 
 namespace keel::runtime {
 
-// A block's values of a feature take two SSE registers, and choosing even
-// a tree of depth 3 whole was slower than walking it: every tree is walked.
-void AddCompleteBlockBase(const CompleteForest& forest, const float* block, bool missing, float* out) {
-  AddWalkedBlock(forest, block, missing, out);
+// With SSE2's registers a block's values of a feature take two, and
+// choosing even a tree of depth 3 whole was slower than walking it: every
+// tree is walked.
+void AddCompleteBlockBase(const CompleteForest& forest, const float* block, BlockValues values,
+                          float* out) {
+  AddWalkedBlock(forest, block, values, out);
 }
 
 #if defined(KEEL_HAVE_AVX2_TREES)
@@ -19,11 +20,17 @@ bool CpuHasAvx2() {
 }
 #endif
 
-void AddCompleteBlock(const CompleteForest& forest, const float* block, bool missing, float* out) {
+AddCompleteBlockFunction ChosenCompleteBlock() {
 #if defined(KEEL_HAVE_AVX2_TREES)
-  if (CpuHasAvx2()) return AddCompleteBlockAvx2(forest, block, missing, out);
+  if (CpuHasAvx2()) return AddCompleteBlockAvx2;
 #endif
-  AddCompleteBlockBase(forest, block, missing, out);
+  return AddCompleteBlockBase;
+}
+
+void AddCompleteBlock(const CompleteForest& forest, const float* block, BlockValues values,
+                      float* out) {
+  static const AddCompleteBlockFunction chosen = ChosenCompleteBlock();
+  chosen(forest, block, values, out);
 }
 
 }  // namespace keel::runtime

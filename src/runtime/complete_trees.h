@@ -47,21 +47,34 @@ struct CompleteForest {
   float base_margin;
 };
 
+// Whether a block may hold missing values (NaN): kPresent skips the test
+// for them, and then a NaN goes left whatever its slot's default.
+enum class BlockValues { kPresent, kMayBeMissing };
+
 // Writes the margins of kBlock rows, stored feature by feature in `block`
 // (feature f of row r at block[f * kBlock + r]), to out[r * groups + g]:
 // each the base margin plus the row's leaf of every tree of group g, added
-// in tree order in float, as XGBoost sums them. `missing`: some value in
-// the block is NaN.
-void AddCompleteBlock(const CompleteForest& forest, const float* block, bool missing, float* out);
+// in tree order in float, as XGBoost sums them.
+// REQUIRES: `block` holds kBlock values of every feature a slot names and
+// `out` kBlock * groups floats; `values` is kMayBeMissing if any is NaN.
+void AddCompleteBlock(const CompleteForest& forest, const float* block, BlockValues values,
+                      float* out);
 
-// AddCompleteBlock for one instruction set: the machine's base vectors
-// (SSE2 on x86-64), and AVX2 where the compiler can build it (only to be
-// called when the CPU has it).
-void AddCompleteBlockBase(const CompleteForest& forest, const float* block, bool missing, float* out);
-#if defined(__x86_64__)
-#define KEEL_HAVE_AVX2_TREES 1
-void AddCompleteBlockAvx2(const CompleteForest& forest, const float* block, bool missing, float* out);
+// AddCompleteBlock for one instruction set. The base build walks each row
+// down each tree and runs anywhere. The AVX2 build, where CMakeLists.txt
+// compiles it (x86-64), evaluates trees up to depth 6 for the whole block
+// at once; it must only run where CpuHasAvx2().
+using AddCompleteBlockFunction = void (*)(const CompleteForest&, const float*, BlockValues, float*);
+void AddCompleteBlockBase(const CompleteForest& forest, const float* block, BlockValues values,
+                          float* out);
+#if defined(KEEL_HAVE_AVX2_TREES)
+void AddCompleteBlockAvx2(const CompleteForest& forest, const float* block, BlockValues values,
+                          float* out);
+// Whether this CPU runs AVX2 (and its OS saves the AVX registers).
 bool CpuHasAvx2();
 #endif
+
+// The build AddCompleteBlock calls on this machine.
+AddCompleteBlockFunction ChosenCompleteBlock();
 
 }  // namespace keel::runtime

@@ -14,7 +14,7 @@ namespace {
 
 // The leaf each of the block's rows reaches in a tree, into `leaves`: the
 // rows walk it in lockstep, so that their loads overlap.
-template <bool kMissing>
+template <BlockValues kValues>
 void WalkLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth, const float* block,
                 float* leaves) {
   uint32_t index[kBlock] = {};
@@ -24,7 +24,7 @@ void WalkLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
       const Slot& slot = slots[index[r]];
       const float value = block[slot.column + r];
       bool right = value >= slot.threshold;
-      if constexpr (kMissing) right |= (value != value) & (default_right[index[r]] != 0);
+      if constexpr (kValues == BlockValues::kMayBeMissing) right |= (value != value) & (default_right[index[r]] != 0);
       index[r] = 2 * index[r] + 1 + right;
     }
   }
@@ -33,7 +33,7 @@ void WalkLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
 
 // Adds every tree's leaves to the block's margins in tree order, each row
 // walking each tree.
-template <bool kMissing>
+template <BlockValues kValues>
 void AddWalkedTrees(const CompleteForest& forest, const float* block, float* out) {
   const size_t groups = forest.groups;
   float margin[kBlock], leaves[kBlock];  // margin: of a single group, in registers
@@ -43,7 +43,7 @@ void AddWalkedTrees(const CompleteForest& forest, const float* block, float* out
   }
   for (size_t t = 0; t < forest.tree_count; ++t) {
     const CompleteTree& tree = forest.trees[t];
-    WalkLeaves<kMissing>(forest.slots + tree.first_slot, forest.default_right + tree.first_slot,
+    WalkLeaves<kValues>(forest.slots + tree.first_slot, forest.default_right + tree.first_slot,
                          tree.depth, block, leaves);
     if (groups == 1) {
       for (size_t r = 0; r < kBlock; ++r) margin[r] += leaves[r];
@@ -54,11 +54,12 @@ void AddWalkedTrees(const CompleteForest& forest, const float* block, float* out
   if (groups == 1) std::memcpy(out, margin, sizeof margin);
 }
 
-inline void AddWalkedBlock(const CompleteForest& forest, const float* block, bool missing, float* out) {
-  if (missing) {
-    AddWalkedTrees<true>(forest, block, out);
+inline void AddWalkedBlock(const CompleteForest& forest, const float* block, BlockValues values,
+                           float* out) {
+  if (values == BlockValues::kMayBeMissing) {
+    AddWalkedTrees<BlockValues::kMayBeMissing>(forest, block, out);
   } else {
-    AddWalkedTrees<false>(forest, block, out);
+    AddWalkedTrees<BlockValues::kPresent>(forest, block, out);
   }
 }
 
@@ -83,13 +84,15 @@ inline Lanes Select(LaneMask right, Lanes if_right, Lanes if_left) {
 }
 
 // The rows of the block that go right at `slot`.
-template <bool kMissing>
+template <BlockValues kValues>
 [[gnu::always_inline]] inline LaneMask GoRight(const Slot& slot, uint8_t default_right,
                                                const float* block) {
   Lanes value;
   std::memcpy(&value, block + slot.column, sizeof value);
   LaneMask right = value >= Splat(slot.threshold);  // false for NaN
-  if constexpr (kMissing) right |= (value != value) & (LaneMask{} - static_cast<int32_t>(default_right));
+  if constexpr (kValues == BlockValues::kMayBeMissing) {
+    right |= (value != value) & (LaneMask{} - static_cast<int32_t>(default_right != 0));
+  }
   return right;
 }
 
@@ -99,41 +102,41 @@ template <bool kMissing>
 // compares for the block, where walking it takes D dependent steps per
 // row, so this pays for shallow trees, and most trees of a boosted forest
 // are shallow.
-template <bool kMissing, uint32_t kDepth>
+template <BlockValues kValues, uint32_t kDepth>
 [[gnu::always_inline]] inline Lanes Subtree(const Slot* slots, const uint8_t* default_right,
                                             uint32_t node, const float* block) {
   if constexpr (kDepth == 0) {
     return Splat(slots[node].threshold);
   } else {
-    return Select(GoRight<kMissing>(slots[node], default_right[node], block),
-                  Subtree<kMissing, kDepth - 1>(slots, default_right, 2 * node + 2, block),
-                  Subtree<kMissing, kDepth - 1>(slots, default_right, 2 * node + 1, block));
+    return Select(GoRight<kValues>(slots[node], default_right[node], block),
+                  Subtree<kValues, kDepth - 1>(slots, default_right, 2 * node + 2, block),
+                  Subtree<kValues, kDepth - 1>(slots, default_right, 2 * node + 1, block));
   }
 }
 
 // The leaf values of one tree: chosen whole up to depth kMaxSelect, walked
 // when deeper.
-template <bool kMissing, uint32_t kMaxSelect>
+template <BlockValues kValues, uint32_t kMaxSelect>
 Lanes TreeLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
                  const float* block) {
   static_assert(kMaxSelect >= 3 && kMaxSelect <= 6);
   switch (depth) {
-    case 0: return Subtree<kMissing, 0>(slots, default_right, 0, block);
-    case 1: return Subtree<kMissing, 1>(slots, default_right, 0, block);
-    case 2: return Subtree<kMissing, 2>(slots, default_right, 0, block);
-    case 3: return Subtree<kMissing, 3>(slots, default_right, 0, block);
+    case 0: return Subtree<kValues, 0>(slots, default_right, 0, block);
+    case 1: return Subtree<kValues, 1>(slots, default_right, 0, block);
+    case 2: return Subtree<kValues, 2>(slots, default_right, 0, block);
+    case 3: return Subtree<kValues, 3>(slots, default_right, 0, block);
     case 4:
-      if constexpr (kMaxSelect >= 4) return Subtree<kMissing, 4>(slots, default_right, 0, block);
+      if constexpr (kMaxSelect >= 4) return Subtree<kValues, 4>(slots, default_right, 0, block);
       break;
     case 5:
-      if constexpr (kMaxSelect >= 5) return Subtree<kMissing, 5>(slots, default_right, 0, block);
+      if constexpr (kMaxSelect >= 5) return Subtree<kValues, 5>(slots, default_right, 0, block);
       break;
     case 6:
-      if constexpr (kMaxSelect >= 6) return Subtree<kMissing, 6>(slots, default_right, 0, block);
+      if constexpr (kMaxSelect >= 6) return Subtree<kValues, 6>(slots, default_right, 0, block);
       break;
   }
   float walked[kBlock];
-  WalkLeaves<kMissing>(slots, default_right, depth, block, walked);
+  WalkLeaves<kValues>(slots, default_right, depth, block, walked);
   Lanes leaves;
   std::memcpy(&leaves, walked, sizeof leaves);
   return leaves;
@@ -141,7 +144,7 @@ Lanes TreeLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth
 
 // Adds every tree's leaves to the block's margins in tree order, the trees
 // up to depth kMaxSelect chosen whole.
-template <bool kMissing, uint32_t kMaxSelect>
+template <BlockValues kValues, uint32_t kMaxSelect>
 void AddSelectedTrees(const CompleteForest& forest, const float* block, float* out) {
   const size_t groups = forest.groups;
   if (groups > 1) {
@@ -150,7 +153,7 @@ void AddSelectedTrees(const CompleteForest& forest, const float* block, float* o
   Lanes margin = Splat(forest.base_margin);
   for (size_t t = 0; t < forest.tree_count; ++t) {
     const CompleteTree& tree = forest.trees[t];
-    const Lanes leaves = TreeLeaves<kMissing, kMaxSelect>(
+    const Lanes leaves = TreeLeaves<kValues, kMaxSelect>(
         forest.slots + tree.first_slot, forest.default_right + tree.first_slot, tree.depth, block);
     if (groups == 1) {
       margin += leaves;  // a float add per row, as XGBoost's
@@ -162,11 +165,12 @@ void AddSelectedTrees(const CompleteForest& forest, const float* block, float* o
 }
 
 template <uint32_t kMaxSelect>
-void AddSelectedBlock(const CompleteForest& forest, const float* block, bool missing, float* out) {
-  if (missing) {
-    AddSelectedTrees<true, kMaxSelect>(forest, block, out);
+void AddSelectedBlock(const CompleteForest& forest, const float* block, BlockValues values,
+                      float* out) {
+  if (values == BlockValues::kMayBeMissing) {
+    AddSelectedTrees<BlockValues::kMayBeMissing, kMaxSelect>(forest, block, out);
   } else {
-    AddSelectedTrees<false, kMaxSelect>(forest, block, out);
+    AddSelectedTrees<BlockValues::kPresent, kMaxSelect>(forest, block, out);
   }
 }
 #endif  // __AVX2__

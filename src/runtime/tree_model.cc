@@ -511,7 +511,7 @@ class TreeCompiler {
 };
 
 // Fills the complete layout's subtree at `slot`, `levels` above the last
-// level, with compact node `index` (see Forest::slots).
+// level, with compact node `index` (see CompleteTree).
 void FillSlots(Forest* forest, uint32_t first, uint32_t index, uint32_t slot, uint32_t levels) {
   const Node& node = forest->nodes[index];
   const bool leaf = node.left == index;
@@ -719,7 +719,7 @@ bool AnyMissing(const float* values, size_t n) {
 }
 
 // The margins of kBlock rows (from `rows`, `cols` apart) on the complete
-// layout, which walks them stored feature by feature.
+// layout, which takes them stored feature by feature.
 void AddCompleteRows(const Forest& forest, const float* rows, size_t cols, float* out) {
   thread_local std::vector<float> block;
   block.resize(cols * kBlock);
@@ -734,7 +734,8 @@ void AddCompleteRows(const Forest& forest, const float* rows, size_t cols, float
   const CompleteForest complete = {forest.slots.data(), forest.slot_default_right.data(),
                                    forest.complete_trees.data(), forest.complete_trees.size(),
                                    forest.groups, forest.base_margin};
-  AddCompleteBlock(complete, block.data(), missing, out);
+  AddCompleteBlock(complete, block.data(), missing ? BlockValues::kMayBeMissing : BlockValues::kPresent,
+                   out);
 }
 
 // Predicts kRows rows into `out`: their margins, then the transform.
@@ -781,7 +782,7 @@ class TreeModel : public Model {
                                   std::to_string(rows) + " rows of " + std::to_string(cols_) +
                                   " features");
     }
-    // kBlock rows walk each tree together; the rest one by one.
+    // kBlock rows go through the trees together; the rest one by one.
     size_t r = 0;
     for (; r + kBlock <= rows; r += kBlock) {
       PredictRows<kBlock>(forest_, features.data() + r * cols_, cols_,

@@ -1,7 +1,7 @@
 // keel's own tree runtime: an XGBoost JSON model compiled at load into a
 // flat node array (and, for shallow numeric forests, into complete trees
-// that blocks of 8 rows go through together, with the widest vectors the
-// CPU has) and evaluated natively, with no lock and no allocation per call
+// that blocks of 8 rows go through together, with AVX2 where the CPU has
+// it) and evaluated natively, with no lock and no allocation per call
 // beyond a per-thread buffer that grows once. It follows XGBoost 1.7's CPU
 // predictor (float margins summed in tree order from the base margin, its
 // sigmoid and softmax), so its predictions equal XGBoost's.

@@ -264,10 +264,15 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::body_limit) {  // a declared length over it fails the header
-      const std::string limit = " over the limit of " + std::to_string(options().max_body) + " bytes (--max-body)";
-      if (parser_->content_length()) {
-        return Refuse(413, "request body of " + std::to_string(*parser_->content_length()) + " bytes is" + limit);
+    if (ec == http::error::body_limit) {
+      // A declared length over the limit fails the header, before the
+      // parser's content_length() may be asked: its field names the size.
+      const std::string limit =
+          " over the limit of " + std::to_string(options().max_body) + " bytes (--max-body)";
+      const beast::string_view declared = parser_->get()[http::field::content_length];
+      if (!declared.empty()) {
+        return Refuse(413, "request body of " + std::string(declared.data(), declared.size()) +
+                               " bytes is" + limit);
       }
       return Refuse(413, "request body is" + limit);
     }
@@ -320,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   // Answers a request whose header was read without handling it, and
   // tells the handler, which counts and logs it.
   void Refuse(int status, const std::string& message) {
-    SetError(status, message);
+    PrepareError(status, message);
     server_->handler->Refused(HeaderOf(parser_->get()), out_);
     Respond(/*keep_alive=*/false);
   }
@@ -332,11 +337,12 @@ class Session : public std::enable_shared_from_this<Session>, public Deferral {
   }
 
   void RespondError(int status, const std::string& message) {
-    SetError(status, message);
+    PrepareError(status, message);
     Respond(/*keep_alive=*/false);
   }
 
-  void SetError(int status, const std::string& message) {
+  // Makes out_ the error answer, a whole JSON body.
+  void PrepareError(int status, const std::string& message) {
     head_only_ = false;
     out_.status = status;
     out_.allow = {};

@@ -42,10 +42,10 @@ class Router : public HttpHandler {
  public:
   explicit Router(ServerState* state) : state_(state) {}
   void Handle(const HttpRequest& request, HttpResponse* response, Deferral* deferral) override;
-  // Logs a refused request, and counts a refused inference request's
-  // status (not its latency: it was answered from its header) against the
-  // version it named, else its model's primary; as unrouted when no
-  // version matches.
+  // Writes a refused request to the access log (as sampled; 0us, as it was
+  // answered from its header), and counts a refused inference request's
+  // status (not its latency) against the version it named, else its
+  // model's primary; as unrouted when no version matches.
   void Refused(const HttpRequest& request, const HttpResponse& response) override;
 
  private:
