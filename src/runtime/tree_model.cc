@@ -190,8 +190,45 @@ Status ReadLearner(od::object& learner, RawModel* model) {
   return ReadGbtree(gbtree, model);
 }
 
+// `json` with XGBoost's bare NaN and Infinity outside strings (which JSON
+// lacks; ParseFloat reads them) blanked to a 0, for a validating parse.
+simdjson::padded_string StrictJson(std::string_view json) {
+  std::string text(json);
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (in_string) {
+      if (text[i] == '\\') {
+        ++i;
+      } else if (text[i] == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (text[i] == '"') {
+      in_string = true;
+      continue;
+    }
+    for (std::string_view word : {std::string_view("NaN"), std::string_view("Infinity")}) {
+      if (text.compare(i, word.size(), word) != 0) continue;
+      text.replace(i, word.size(), "0" + std::string(word.size() - 1, ' '));
+      i += word.size() - 1;
+      break;
+    }
+  }
+  return simdjson::padded_string(text);
+}
+
 Result<RawModel> ReadModelJson(std::string_view json, std::string_view source) {
   simdjson::padded_string padded(json);
+  // The whole text is checked first: simdjson's On-Demand API validates
+  // only what it reads, and an unordered field lookup that wraps around an
+  // object assumes the part it skipped was well-formed (on malformed JSON
+  // it reaches a point its code marks unreachable, found by
+  // tree_model_fuzz). Loading a model is not a hot path.
+  simdjson::dom::parser validator;
+  if (auto error = validator.parse(StrictJson(json)).error()) {
+    return JsonError(error, "malformed JSON").WithPrefix(source);
+  }
   od::parser parser;
   od::document document;
   od::object root, learner;

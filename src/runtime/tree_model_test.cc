@@ -474,5 +474,27 @@ TEST(TreeModelTest, MalformedJsonIsCorruptAndLoadModelFilesDoesNotFallBack) {
           " nodes)");
 }
 
+// Text that is not JSON is corrupt wherever it is, also in a field keel
+// never reads and behind fields looked up out of order, while XGBoost's
+// bare NaN and Infinity (a categorical split's condition) still load.
+TEST(TreeModelTest, MalformedJsonInAnUnreadFieldIsCorrupt) {
+  const std::string good = SmallModel().dump();
+  ASSERT_TRUE(LoadTreeModel(good, MakeSignature(Task::kBinary, 2), "m.json").ok());
+  std::string bad = good;
+  bad.insert(bad.find("\"learner\":{") + 11, "\"unread\":[1,2},");
+  bad = "{\"version\":[1,7,4]," + bad.substr(1);  // read last, so found by wrapping around
+  Result<std::unique_ptr<Model>> loaded = LoadTreeModel(bad, MakeSignature(Task::kBinary, 2), "m.json");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(loaded.status().message().rfind("m.json: malformed JSON: ", 0), 0u) << loaded.status().message();
+
+  nlohmann::json special = SmallModel();
+  special["learner"]["gradient_booster"]["model"]["trees"][0]["loss_changes"][0] = "NaN-marker";
+  std::string text = special.dump();
+  text.replace(text.find("\"NaN-marker\""), 12, "NaN");
+  text.insert(text.find("\"learner\":{") + 11, "\"notes\":[\"NaN in a string\",-Infinity],");
+  EXPECT_TRUE(LoadTreeModel(text, MakeSignature(Task::kBinary, 2), "m.json").ok());
+}
+
 }  // namespace
 }  // namespace keel::runtime
