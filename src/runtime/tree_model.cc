@@ -208,6 +208,7 @@ simdjson::padded_string StrictJson(std::string_view json) {
       in_string = true;
       continue;
     }
+    if (text[i] != 'N' && text[i] != 'I') continue;
     for (std::string_view word : {std::string_view("NaN"), std::string_view("Infinity")}) {
       if (text.compare(i, word.size(), word) != 0) continue;
       text.replace(i, word.size(), "0" + std::string(word.size() - 1, ' '));
