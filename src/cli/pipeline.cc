@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "core/parallel.h"
 #include "pipeline/pipeline_service.h"
 #include "registry/registry_service.h"
 #include "tracking/run_recorder.h"
@@ -175,7 +176,7 @@ RunOptions OptionsOf(const RunFlags& flags) {
   options.force = flags.force;
   options.dry_run = flags.dry_run;
   options.use_run_cache = !flags.no_run_cache;
-  options.jobs = flags.jobs > 0 ? flags.jobs : std::max(1u, std::thread::hardware_concurrency());
+  options.jobs = flags.jobs > 0 ? flags.jobs : UsableCores();
   return options;
 }
 

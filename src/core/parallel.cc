@@ -1,5 +1,7 @@
 #include "core/parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -8,9 +10,16 @@
 
 namespace keel {
 
-unsigned WorkerThreads() {
-  return std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+unsigned UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
 }
+
+unsigned WorkerThreads() { return std::clamp(UsableCores(), 2u, 8u); }
 
 Status ParallelFor(size_t n, unsigned threads, const std::function<Status(size_t)>& fn) {
   std::atomic<size_t> next{0};

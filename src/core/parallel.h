@@ -8,7 +8,12 @@
 
 namespace keel {
 
-// Threads to use for I/O-bound work over many files: the core count, at
+// The cores this process may run on: those of its CPU affinity mask (as
+// `taskset`, a container's cpuset or Kubernetes' static CPU manager set
+// it), or every online core when the mask cannot be read. At least 1.
+unsigned UsableCores();
+
+// Threads to use for I/O-bound work over many files: the usable cores, at
 // least 2 (syscalls block), at most 8.
 unsigned WorkerThreads();
 

@@ -1,8 +1,10 @@
 #include "core/parallel.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 namespace keel {
@@ -32,6 +34,25 @@ TEST(ParallelForTest, ReturnsTheErrorAndSkipsUnstartedItems) {
 TEST(ParallelForTest, WorkerThreadsIsBounded) {
   EXPECT_GE(WorkerThreads(), 2u);
   EXPECT_LE(WorkerThreads(), 8u);
+}
+
+// The affinity mask is per thread, so a thread of the test's own narrows it.
+TEST(ParallelForTest, UsableCoresFollowsTheAffinityMask) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(UsableCores(), static_cast<unsigned>(CPU_COUNT(&all)));
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  unsigned narrowed = 0;
+  std::thread([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) narrowed = UsableCores();
+  }).join();
+  EXPECT_EQ(narrowed, 1u);
+  EXPECT_EQ(UsableCores(), static_cast<unsigned>(CPU_COUNT(&all)));  // this thread's mask is unchanged
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "core/parallel.h"
 #include "serving/inference.h"
 
 namespace keel::server {
@@ -515,8 +516,7 @@ void HttpServer::Impl::Drain() {
 
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler* handler)
     : impl_(std::make_unique<Impl>(std::move(options), handler)) {
-  int count = impl_->options.threads > 0 ? impl_->options.threads
-                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int count = impl_->options.threads > 0 ? impl_->options.threads : static_cast<int>(UsableCores());
   for (int i = 0; i < count; ++i) {
     impl_->threads.push_back(std::make_unique<IoThread>());
     impl_->work.push_back(net::make_work_guard(impl_->threads.back()->context));
@@ -541,6 +541,8 @@ Status HttpServer::Listen() {
   impl_->Accept();
   return Status::Ok();
 }
+
+int HttpServer::threads() const { return static_cast<int>(impl_->threads.size()); }
 
 uint16_t HttpServer::port() const { return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0; }
 

@@ -19,7 +19,7 @@ namespace keel::server {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see HttpServer::port())
-  int threads = 0;       // I/O threads; 0: one per core
+  int threads = 0;       // I/O threads; 0: one per usable core (UsableCores())
   uint64_t max_body = 64ull << 20;
   size_t max_connections = 10000;
   // A connection with no request started is closed after idle_timeout; a
@@ -84,6 +84,8 @@ class HttpServer {
   Status Listen();
   // The bound port (after Listen).
   uint16_t port() const;
+  // The I/O threads Run() serves on.
+  int threads() const;
 
   // Serves until Stop() has drained every connection. REQUIRES: Listen().
   void Run();

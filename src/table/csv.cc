@@ -21,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/parallel.h"
 #include "table/category_dict.h"
 #include "table/csv_scan.h"
 
@@ -469,9 +470,8 @@ void RunEach(size_t n, const std::function<void(size_t)>& fn) {
 }
 
 unsigned ThreadsFor(size_t bytes) {
-  unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   return static_cast<unsigned>(
-      std::clamp<size_t>(bytes / kMinChunkBytes, 1, std::min(hardware, kMaxThreads)));
+      std::clamp<size_t>(bytes / kMinChunkBytes, 1, std::min(UsableCores(), kMaxThreads)));
 }
 
 // Where the parse of the rows of [begin, end) is cut for its threads:

@@ -55,7 +55,7 @@ class Server:
         self.base = None
         for line in self.process.stdout:
             if "listening on " in line:
-                self.base = line.split("listening on ", 1)[1].strip()
+                self.base = line.split("listening on ", 1)[1].split()[0]
             if "keel serve: ready" in line:
                 break
         if self.base is None:

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -609,6 +610,35 @@ TEST_F(ServeTest, StalledClientsTimeOutAndConnectionsAreCapped) {
   HttpResult r = third.Get("/v2/health/live");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Parse(r)["error"], "too many open connections");
+}
+
+// One I/O thread per core the server may run on: a server confined to one
+// core (taskset, a container's cpuset) does not run two threads that take
+// turns on it. The child inherits the affinity of the thread that starts it.
+TEST_F(ServeTest, IoThreadsFollowTheCoresItMayRunOn) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  auto server = Start({"--model", "peng@2"});
+  const int cores = CPU_COUNT(&all);
+  EXPECT_NE(server->output().find(cores == 1 ? "(1 I/O thread)" : "(" + std::to_string(cores) + " I/O threads)"),
+            std::string::npos) << server->output();
+  auto three = Start({"--model", "peng@2", "--threads", "3"});
+  EXPECT_NE(three->output().find("(3 I/O threads)"), std::string::npos) << three->output();
+  std::unique_ptr<KeelServer> confined;
+  std::thread([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) ++first;
+    CPU_SET(first, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    confined = Start({"--model", "peng@2"});
+  }).join();
+  ASSERT_NE(confined, nullptr);
+  EXPECT_NE(confined->output().find("(1 I/O thread)"), std::string::npos) << confined->output();
+  HttpClient client(confined->base());
+  EXPECT_EQ(client.Post("/v2/models/peng/infer", MatrixBody("one")).status, 200);
 }
 
 TEST_F(ServeTest, SigtermFinishesTheRequestInFlight) {
