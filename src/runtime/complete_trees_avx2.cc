@@ -6,11 +6,9 @@
 
 namespace keel::runtime {
 
-// A block's values of a feature fill one register; choosing a tree whole
-// pays up to depth 6.
 void AddCompleteBlockAvx2(const CompleteForest& forest, const float* block, BlockValues values,
                           float* out) {
-  AddSelectedBlock<6>(forest, block, values, out);
+  AddSelectedBlock(forest, block, values, out);
 }
 
 }  // namespace keel::runtime

@@ -24,43 +24,77 @@ void WalkLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
       const Slot& slot = slots[index[r]];
       const float value = block[slot.column + r];
       bool right = value >= slot.threshold;
-      if constexpr (kValues == BlockValues::kMayBeMissing) right |= (value != value) & (default_right[index[r]] != 0);
+      if constexpr (kValues == BlockValues::kMayBeMissing) {
+        right |= (value != value) & (default_right[index[r]] != 0);
+      }
       index[r] = 2 * index[r] + 1 + right;
     }
   }
   for (size_t r = 0; r < kBlock; ++r) leaves[r] = slots[index[r]].threshold;
 }
 
-// Adds every tree's leaves to the block's margins in tree order, each row
-// walking each tree.
-template <BlockValues kValues>
-void AddWalkedTrees(const CompleteForest& forest, const float* block, float* out) {
+// One float per row of a block, the leaves of a tree or the margins: a
+// struct here, an AVX register (Lanes, below) in the AVX2 build.
+struct RowFloats {
+  float row[kBlock];
+  float operator[](size_t r) const { return row[r]; }
+  RowFloats& operator+=(const RowFloats& other) {
+    for (size_t r = 0; r < kBlock; ++r) row[r] += other.row[r];
+    return *this;
+  }
+};
+
+inline RowFloats SplatRows(float v) {
+  RowFloats out;
+  for (float& x : out.row) x = v;
+  return out;
+}
+
+// Adds every tree's leaves, leaves_of(tree) as a Rows, to the block's
+// margins in tree order, each a float add per row as XGBoost's: a single
+// group's margins in registers, several groups' in `out`.
+template <typename Rows, typename LeavesOf>
+[[gnu::always_inline]] inline void AddTrees(const CompleteForest& forest, Rows base, float* out,
+                                            LeavesOf leaves_of) {
   const size_t groups = forest.groups;
-  float margin[kBlock], leaves[kBlock];  // margin: of a single group, in registers
-  for (size_t r = 0; r < kBlock; ++r) margin[r] = forest.base_margin;
   if (groups > 1) {
     for (size_t i = 0; i < kBlock * groups; ++i) out[i] = forest.base_margin;
   }
+  Rows margin = base;
   for (size_t t = 0; t < forest.tree_count; ++t) {
     const CompleteTree& tree = forest.trees[t];
-    WalkLeaves<kValues>(forest.slots + tree.first_slot, forest.default_right + tree.first_slot,
-                         tree.depth, block, leaves);
+    const Rows leaves = leaves_of(tree);
     if (groups == 1) {
-      for (size_t r = 0; r < kBlock; ++r) margin[r] += leaves[r];
+      margin += leaves;
     } else {
       for (size_t r = 0; r < kBlock; ++r) out[r * groups + tree.group] += leaves[r];
     }
   }
-  if (groups == 1) std::memcpy(out, margin, sizeof margin);
+  if (groups == 1) std::memcpy(out, &margin, sizeof margin);
 }
 
+// Calls add.template operator()<kValues>() with the block's BlockValues as
+// a constant, so that the code for present values has no NaN test.
+template <typename Add>
+[[gnu::always_inline]] inline void WithBlockValues(BlockValues values, Add add) {
+  if (values == BlockValues::kMayBeMissing) {
+    add.template operator()<BlockValues::kMayBeMissing>();
+  } else {
+    add.template operator()<BlockValues::kPresent>();
+  }
+}
+
+// Adds the block's margins with each row walking each tree.
 inline void AddWalkedBlock(const CompleteForest& forest, const float* block, BlockValues values,
                            float* out) {
-  if (values == BlockValues::kMayBeMissing) {
-    AddWalkedTrees<BlockValues::kMayBeMissing>(forest, block, out);
-  } else {
-    AddWalkedTrees<BlockValues::kPresent>(forest, block, out);
-  }
+  WithBlockValues(values, [&]<BlockValues kValues>() {
+    AddTrees(forest, SplatRows(forest.base_margin), out, [&](const CompleteTree& tree) {
+      RowFloats leaves;
+      WalkLeaves<kValues>(forest.slots + tree.first_slot, forest.default_right + tree.first_slot,
+                          tree.depth, block, leaves.row);
+      return leaves;
+    });
+  });
 }
 
 #if defined(__AVX2__)
@@ -114,26 +148,20 @@ template <BlockValues kValues, uint32_t kDepth>
   }
 }
 
-// The leaf values of one tree: chosen whole up to depth kMaxSelect, walked
-// when deeper.
-template <BlockValues kValues, uint32_t kMaxSelect>
+// The leaf values of one tree: chosen whole up to depth 6 (where a
+// block's values of a feature fill one register, that pays), walked when
+// deeper.
+template <BlockValues kValues>
 Lanes TreeLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth,
                  const float* block) {
-  static_assert(kMaxSelect >= 3 && kMaxSelect <= 6);
   switch (depth) {
     case 0: return Subtree<kValues, 0>(slots, default_right, 0, block);
     case 1: return Subtree<kValues, 1>(slots, default_right, 0, block);
     case 2: return Subtree<kValues, 2>(slots, default_right, 0, block);
     case 3: return Subtree<kValues, 3>(slots, default_right, 0, block);
-    case 4:
-      if constexpr (kMaxSelect >= 4) return Subtree<kValues, 4>(slots, default_right, 0, block);
-      break;
-    case 5:
-      if constexpr (kMaxSelect >= 5) return Subtree<kValues, 5>(slots, default_right, 0, block);
-      break;
-    case 6:
-      if constexpr (kMaxSelect >= 6) return Subtree<kValues, 6>(slots, default_right, 0, block);
-      break;
+    case 4: return Subtree<kValues, 4>(slots, default_right, 0, block);
+    case 5: return Subtree<kValues, 5>(slots, default_right, 0, block);
+    case 6: return Subtree<kValues, 6>(slots, default_right, 0, block);
   }
   float walked[kBlock];
   WalkLeaves<kValues>(slots, default_right, depth, block, walked);
@@ -142,36 +170,15 @@ Lanes TreeLeaves(const Slot* slots, const uint8_t* default_right, uint32_t depth
   return leaves;
 }
 
-// Adds every tree's leaves to the block's margins in tree order, the trees
-// up to depth kMaxSelect chosen whole.
-template <BlockValues kValues, uint32_t kMaxSelect>
-void AddSelectedTrees(const CompleteForest& forest, const float* block, float* out) {
-  const size_t groups = forest.groups;
-  if (groups > 1) {
-    for (size_t i = 0; i < kBlock * groups; ++i) out[i] = forest.base_margin;
-  }
-  Lanes margin = Splat(forest.base_margin);
-  for (size_t t = 0; t < forest.tree_count; ++t) {
-    const CompleteTree& tree = forest.trees[t];
-    const Lanes leaves = TreeLeaves<kValues, kMaxSelect>(
-        forest.slots + tree.first_slot, forest.default_right + tree.first_slot, tree.depth, block);
-    if (groups == 1) {
-      margin += leaves;  // a float add per row, as XGBoost's
-    } else {
-      for (size_t r = 0; r < kBlock; ++r) out[r * groups + tree.group] += leaves[r];
-    }
-  }
-  if (groups == 1) std::memcpy(out, &margin, sizeof margin);
-}
-
-template <uint32_t kMaxSelect>
-void AddSelectedBlock(const CompleteForest& forest, const float* block, BlockValues values,
-                      float* out) {
-  if (values == BlockValues::kMayBeMissing) {
-    AddSelectedTrees<BlockValues::kMayBeMissing, kMaxSelect>(forest, block, out);
-  } else {
-    AddSelectedTrees<BlockValues::kPresent, kMaxSelect>(forest, block, out);
-  }
+// Adds the block's margins with the trees up to depth 6 chosen whole.
+inline void AddSelectedBlock(const CompleteForest& forest, const float* block, BlockValues values,
+                             float* out) {
+  WithBlockValues(values, [&]<BlockValues kValues>() {
+    AddTrees(forest, Splat(forest.base_margin), out, [&](const CompleteTree& tree) {
+      return TreeLeaves<kValues>(forest.slots + tree.first_slot,
+                                 forest.default_right + tree.first_slot, tree.depth, block);
+    });
+  });
 }
 #endif  // __AVX2__
 
