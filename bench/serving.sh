@@ -53,6 +53,15 @@
 #    with zero HTTP responses >= 400 and zero socket errors (connect, read,
 #    write, timeout after wrk's 2 s); otherwise its cell is marked FAILED.
 #    wrk shares the machine's cores with the server it loads.
+# 3. Time the latency apart (with 2 CPUs or more): every server is restarted
+#    confined to all CPUs but the last (taskset; each keeps its own
+#    defaults, which then see that many cores) and its predictions checked
+#    again; wrk runs one thread pinned to the last CPU, at c8, batch 1 and
+#    64, the same rounds and runs. On shared cores a p99 also holds the
+#    time a wrk thread whose answer has arrived waits for a core that the
+#    server or wrk's other thread holds (up to a scheduler tick, 4 ms), for
+#    every server alike; here it holds only the server's answer and the
+#    kernel's loopback.
 #
 # It prints per cell the medians over the rounds of req/s (requests / wrk's
 # duration), rows/s (req/s x batch) and wrk's p50 and p99 latency in ms, then
@@ -62,8 +71,9 @@
 #       server at its own best concurrency of c1/c8/c64 (the c8 and c64
 #       ratios printed too; fastapi-uvloop's and Flask's printed without a
 #       target);
-#   (c) keel's p99 < 2 ms at c8, at batch 1 and at batch 64.
-# With the defaults a run takes about 5 x 2 x 3 x 3 x 12 s, 18 minutes.
+#   (c) keel's p99 < 2 ms at c8, at batch 1 and at batch 64: measured in
+#       step 3 (step 2's p99s printed beside it), or in step 2 with 1 CPU.
+# With the defaults a run takes about 5 x 2 x (3 + 1) x 3 x 12 s, 24 minutes.
 #
 # Usage: bench/serving.sh [BUILD_DIR]
 #   BUILD_DIR                       holds keel (default: bench/../build; built
@@ -124,7 +134,7 @@ SCRATCH=$(mktemp -d "${KEEL_BENCH_DIR:-/tmp}/keel-bench-serving.XXXXXX")
 declare -A PID  # target -> server pid
 # Stops the servers (TERM, then KILL after 10 s), with their worker processes,
 # which a master stopped by KILL would leave behind.
-cleanup() {
+stop_servers() {
   local pid all=()
   for pid in "${PID[@]}"; do
     # shellcheck disable=SC2207
@@ -136,6 +146,10 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  PID=()
+}
+cleanup() {
+  stop_servers
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -181,43 +195,75 @@ wait_ready() {  # NAME URL
 }
 
 # The Python servers: one XGBoost thread per worker process (nthread=1 in
-# the apps; OpenMP told too). keel keeps the machine's defaults.
+# the apps; OpenMP told too). keel keeps its defaults (one I/O thread per
+# core it may run on).
 PY_ENV=(env KEEL_BENCH_MODEL_DIR="$MODEL" OMP_NUM_THREADS=1)
-if wants keel; then
-  (cd "$PROJECT" && exec "$KEEL" serve --model bc@1 --host 127.0.0.1 --port "${PORT[keel]}") \
-    >"$SCRATCH/keel.log" 2>&1 &
-  PID[keel]=$!
+if wants fastapi-uvloop && ! "$PY" -c 'import httptools, uvloop' 2>/dev/null; then
+  die "fastapi-uvloop needs python3-httptools and python3-uvloop"
 fi
-if wants fastapi; then
-  start fastapi "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornH11Worker \
-    --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi]}" --workers "$PY_WORKERS" \
-    --log-level warning fastapi_app:app
-fi
-if wants fastapi-uvloop; then
-  "$PY" -c 'import httptools, uvloop' 2>/dev/null || die "fastapi-uvloop needs python3-httptools and python3-uvloop"
-  start fastapi-uvloop "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornWorker \
-    --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi-uvloop]}" --workers "$PY_WORKERS" \
-    --log-level warning fastapi_app:app
-fi
-if wants flask; then
-  start flask "${PY_ENV[@]}" "$PY" -m gunicorn --chdir "$HERE" --bind "127.0.0.1:${PORT[flask]}" \
-    --workers "$PY_WORKERS" --log-level warning flask_app:app
-fi
-MODEL_SERVERS=()
-for t in keel fastapi fastapi-uvloop flask; do
-  if wants "$t"; then
-    wait_ready "$t" "${URL[$t,1]}"
-    MODEL_SERVERS+=("$t=${URL[$t,1]}")
-  fi
-done
-
-# ---------------------------------------------------------------- check
-if ((${#MODEL_SERVERS[@]} > 0)); then
+# launch TARGET [PREFIX...]: starts TARGET's server with PREFIX before its
+# command (taskset for step 3); nginx only once its bodies exist.
+launch() {
+  local t=$1; shift
+  case $t in
+    keel)
+      (cd "$PROJECT" && exec "$@" "$KEEL" serve --model bc@1 --host 127.0.0.1 --port "${PORT[keel]}") \
+        >"$SCRATCH/keel.log" 2>&1 &
+      PID[keel]=$!
+      ;;
+    fastapi)
+      start fastapi "$@" "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornH11Worker \
+        --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi]}" --workers "$PY_WORKERS" \
+        --log-level warning fastapi_app:app
+      ;;
+    fastapi-uvloop)
+      start fastapi-uvloop "$@" "${PY_ENV[@]}" "$PY" -m gunicorn --worker-class uvicorn.workers.UvicornWorker \
+        --chdir "$HERE" --bind "127.0.0.1:${PORT[fastapi-uvloop]}" --workers "$PY_WORKERS" \
+        --log-level warning fastapi_app:app
+      ;;
+    flask)
+      start flask "$@" "${PY_ENV[@]}" "$PY" -m gunicorn --chdir "$HERE" --bind "127.0.0.1:${PORT[flask]}" \
+        --workers "$PY_WORKERS" --log-level warning flask_app:app
+      ;;
+    nginx)
+      start nginx "$@" "$NGINX" -p "$SCRATCH/nginx" -c "$SCRATCH/nginx/nginx.conf" -e "$SCRATCH/nginx/error.log"
+      ;;
+  esac
+}
+# ready_all TARGET...: waits until each answers its readiness check.
+ready_all() {
+  local t b
+  for t in "$@"; do
+    if [[ $t == nginx ]]; then
+      for b in "${BATCHES[@]}"; do wait_ready nginx "${URL[nginx,$b]}"; done
+    else
+      wait_ready "$t" "${URL[$t,1]}"
+    fi
+  done
+}
+# check_models: every model server's predictions against xgboost's.
+check_models() {
+  local t b servers=()
+  for t in keel fastapi fastapi-uvloop flask; do
+    wants "$t" && servers+=("$t=${URL[$t,1]}")
+  done
+  ((${#servers[@]} > 0)) || return 0
   for b in "${BATCHES[@]}"; do
-    "$PY" "$HERE/tool.py" check "$MODEL" "$SCRATCH" "$b" "${MODEL_SERVERS[@]}" >&2 ||
+    "$PY" "$HERE/tool.py" check "$MODEL" "$SCRATCH" "$b" "${servers[@]}" >&2 ||
       die "a server's predictions differ from xgboost's (above)"
   done
-fi
+}
+MODEL_TARGETS=()
+for t in keel fastapi fastapi-uvloop flask; do
+  if wants "$t"; then
+    launch "$t"
+    MODEL_TARGETS+=("$t")
+  fi
+done
+((${#MODEL_TARGETS[@]} == 0)) || ready_all "${MODEL_TARGETS[@]}"
+
+# ---------------------------------------------------------------- check
+check_models
 if wants nginx; then
   # nginx's fixed body: keel's reply, or a reply of its shape without keel.
   for b in "${BATCHES[@]}"; do
@@ -227,9 +273,9 @@ if wants nginx; then
   mkdir -p "$SCRATCH/nginx"
   "$PY" "$HERE/tool.py" nginx-conf "$HERE/nginx.conf" "$SCRATCH/nginx" \
     "${PORT[nginx1]}" "$SCRATCH/nginx-1.json" "${PORT[nginx64]}" "$SCRATCH/nginx-64.json"
-  start nginx "$NGINX" -p "$SCRATCH/nginx" -c "$SCRATCH/nginx/nginx.conf" -e "$SCRATCH/nginx/error.log"
+  launch nginx
+  ready_all nginx
   for b in "${BATCHES[@]}"; do
-    wait_ready nginx "${URL[nginx,$b]}"
     "$PY" "$HERE/tool.py" same "${URL[nginx,$b]}" "$SCRATCH/body-$b.json" "$SCRATCH/nginx-$b.json" ||
       die "nginx does not return its fixed body"
     log "nginx: batch $b: its fixed body, $(stat -c %s "$SCRATCH/nginx-$b.json") bytes"
@@ -237,38 +283,69 @@ if wants nginx; then
 fi
 
 # ---------------------------------------------------------------- timing
-RESULTS=$SCRATCH/results.txt
-: >"$RESULTS"
-# wrk_run TARGET BATCH CONC SECONDS: prints wrk's result line ("" on failure).
+# wrk_run TARGET BATCH CONC SECONDS THREADS [PREFIX...]: prints wrk's result
+# line ("" on failure).
 wrk_run() {
-  local threads=2
-  (($3 == 1)) && threads=1
-  wrk -t "$threads" -c "$3" -d "${4}s" -s "$HERE/post.lua" "${URL[$1,$2]}" -- \
-    "$SCRATCH/body-$2.json" 2>&1 | tee "$SCRATCH/wrk.out" | grep '^wrk-result ' || true
+  local t=$1 b=$2 c=$3 seconds=$4 threads=$5
+  shift 5
+  "$@" wrk -t "$threads" -c "$c" -d "${seconds}s" -s "$HERE/post.lua" "${URL[$t,$b]}" -- \
+    "$SCRATCH/body-$b.json" 2>&1 | tee "$SCRATCH/wrk.out" | grep '^wrk-result ' || true
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+# measure RESULTS ROUND TARGET BATCH CONC THREADS [PREFIX...]: one warm-up
+# and one timed wrk run, the timed one's line appended to RESULTS.
+measure() {
+  local results=$1 r=$2 t=$3 b=$4 c=$5 threads=$6 line n us http sock
+  shift 6
+  ((WARMUP > 0)) && wrk_run "$t" "$b" "$c" "$WARMUP" "$threads" "$@" >/dev/null
+  line=$(wrk_run "$t" "$b" "$c" "$DURATION" "$threads" "$@")
+  if [[ -z $line ]]; then
+    log "round $r: $t batch $b c$c: wrk failed: $(tail -n 3 "$SCRATCH/wrk.out" | tr '\n' ' ')"
+    echo "$t $b $c $r -1 1 0 0 0 0" >>"$results"
+    return
+  fi
+  n=$(field requests "$line") us=$(field duration_us "$line") http=$(field status "$line")
+  sock=$(($(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
+  echo "$t $b $c $r $n $us $http $sock $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+  log "round $r: $t batch $b c$c: $(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / us * 1e6 }') req/s, p50 $(field p50_us "$line") us, p99 $(field p99_us "$line") us, $http HTTP errors, $sock socket errors"
+}
 
+# Step 2: every cell, wrk and the servers on all cores.
+RESULTS=$SCRATCH/results.txt
+: >"$RESULTS"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "timing ${TARGET_LIST[*]}: $REPS rounds of ${DURATION} s runs after ${WARMUP} s warm-ups (load average $LOAD_START)"
 for ((r = 1; r <= REPS; r++)); do
   for b in "${BATCHES[@]}"; do
     for c in "${CONCURRENCY[@]}"; do
-      for t in "${TARGET_LIST[@]}"; do
-        ((WARMUP > 0)) && wrk_run "$t" "$b" "$c" "$WARMUP" >/dev/null
-        line=$(wrk_run "$t" "$b" "$c" "$DURATION")
-        if [[ -z $line ]]; then
-          log "round $r: $t batch $b c$c: wrk failed: $(tail -n 3 "$SCRATCH/wrk.out" | tr '\n' ' ')"
-          echo "$t $b $c $r -1 1 0 0 0 0" >>"$RESULTS"
-          continue
-        fi
-        n=$(field requests "$line") us=$(field duration_us "$line") http=$(field status "$line")
-        sock=$(($(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
-        echo "$t $b $c $r $n $us $http $sock $(field p50_us "$line") $(field p99_us "$line")" >>"$RESULTS"
-        log "round $r: $t batch $b c$c: $(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / us * 1e6 }') req/s, p99 $(field p99_us "$line") us, $http HTTP errors, $sock socket errors"
-      done
+      threads=2
+      ((c == 1)) && threads=1
+      for t in "${TARGET_LIST[@]}"; do measure "$RESULTS" "$r" "$t" "$b" "$c" "$threads"; done
     done
   done
 done
+
+# Step 3: the c8 latency with wrk on a core of its own. Each server is
+# restarted confined to the other cores (taskset; its own defaults then
+# see that many cores), and wrk runs one thread on the last core: no
+# thread of wrk waits for the server's, or for wrk's other thread, to give
+# up a core, which is what a p99 measured on shared cores includes.
+APART=$SCRATCH/results-apart.txt
+: >"$APART"
+if ((CPUS >= 2)); then
+  SERVER_CPUS=0-$((CPUS - 2)) WRK_CPU=$((CPUS - 1))
+  ((CPUS == 2)) && SERVER_CPUS=0
+  stop_servers
+  log "step 3: the servers on CPU $SERVER_CPUS, wrk (1 thread) on CPU $WRK_CPU"
+  for t in "${TARGET_LIST[@]}"; do launch "$t" taskset -c "$SERVER_CPUS"; done
+  ready_all "${TARGET_LIST[@]}"
+  check_models
+  for ((r = 1; r <= REPS; r++)); do
+    for b in "${BATCHES[@]}"; do
+      for t in "${TARGET_LIST[@]}"; do measure "$APART" "$r" "$t" "$b" 8 1 taskset -c "$WRK_CPU"; done
+    done
+  done
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
@@ -281,4 +358,4 @@ echo "fastapi $("$PY" -c 'import fastapi; print(fastapi.__version__)') on uvicor
 echo "$(version "$NGINX" -v), $(version wrk -v | cut -d' ' -f1-2)"
 echo "load average at the start / end: $LOAD_START / $LOAD_END; $REPS rounds of ${DURATION} s per cell, medians"
 echo
-"$PY" "$HERE/report.py" "$RESULTS" "$STRICT"
+"$PY" "$HERE/report.py" "$RESULTS" "$STRICT" "$APART" "${SERVER_CPUS:-}" "${WRK_CPU:-}"
