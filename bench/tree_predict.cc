@@ -10,7 +10,8 @@
 // synthetic rows of 30 noisy features whose trees grow to full depth.
 // Checks that both backends predict the same, then prints per batch size
 // the microseconds per PredictInto call and per row of each (the best of
-// five timed runs of about 0.2 s each), and the mean depth of the trees.
+// five timed runs of about 0.2 s each), and the mean depth of the trees;
+// then the milliseconds each takes to load model.json (the best of three).
 // Exits 1 with the error on stderr on failure.
 #include <algorithm>
 #include <chrono>
@@ -146,6 +147,19 @@ double TimeCalls(const Model& model, const FeatureMatrix& batch) {
   return best;
 }
 
+// Milliseconds to load `json` with `load`: the best of three.
+template <typename LoadFn>
+Result<double> TimeLoad(const std::string& json, const Signature& signature, LoadFn load) {
+  double best = 1e300;
+  for (int run = 0; run < 3; ++run) {
+    auto start = std::chrono::steady_clock::now();
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, load(json, signature, "model.json"));
+    const auto took = std::chrono::steady_clock::now() - start;
+    best = std::min(best, std::chrono::duration<double, std::milli>(took).count());
+  }
+  return best;
+}
+
 Status Run(const std::string& path, int trees, int depth) {
   KEEL_ASSIGN_OR_RETURN(Loaded data, Load(path));
   KEEL_ASSIGN_OR_RETURN(std::string json, Train(data, trees, depth));
@@ -170,6 +184,10 @@ Status Run(const std::string& path, int trees, int depth) {
     double n = TimeCalls(*native, batch), x = TimeCalls(*xgboost, batch);
     std::printf("%6zu %16.3f %14.4f %16.3f %14.4f %8.0fx\n", rows, n, n / rows, x, x / rows, x / n);
   }
+  KEEL_ASSIGN_OR_RETURN(double native_ms, TimeLoad(json, data.signature, LoadTreeModel));
+  KEEL_ASSIGN_OR_RETURN(double xgboost_ms, TimeLoad(json, data.signature, LoadXGBoostModel));
+  std::printf("load of a %.1f MB model.json: keel-trees %.1f ms, xgboost %.1f ms (%.2fx)\n",
+              json.size() / 1e6, native_ms, xgboost_ms, xgboost_ms / native_ms);
   return Status::Ok();
 }
 

@@ -190,12 +190,20 @@ Status ReadLearner(od::object& learner, RawModel* model) {
   return ReadGbtree(gbtree, model);
 }
 
-// `json` with XGBoost's bare NaN and Infinity outside strings (which JSON
-// lacks; ParseFloat reads them) blanked to a 0, for a validating parse.
-simdjson::padded_string StrictJson(std::string_view json) {
-  std::string text(json);
+// A word of XGBoost's that JSON lacks (bare NaN and Infinity outside
+// strings; ParseFloat reads them), blanked for a validating parse.
+struct BlankedWord {
+  size_t at;
+  std::string_view word;
+};
+
+// Blanks every NaN and Infinity outside strings in text[0, size) to a 0
+// and returns where, so that they can be put back.
+std::vector<BlankedWord> BlankNonJsonWords(char* text, size_t size) {
+  std::vector<BlankedWord> blanked;
+  const std::string_view all(text, size);
   bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = 0; i < size; ++i) {
     if (in_string) {
       if (text[i] == '\\') {
         ++i;
@@ -210,13 +218,15 @@ simdjson::padded_string StrictJson(std::string_view json) {
     }
     if (text[i] != 'N' && text[i] != 'I') continue;
     for (std::string_view word : {std::string_view("NaN"), std::string_view("Infinity")}) {
-      if (text.compare(i, word.size(), word) != 0) continue;
-      text.replace(i, word.size(), "0" + std::string(word.size() - 1, ' '));
+      if (all.compare(i, word.size(), word) != 0) continue;
+      blanked.push_back({i, word});
+      text[i] = '0';
+      std::memset(text + i + 1, ' ', word.size() - 1);
       i += word.size() - 1;
       break;
     }
   }
-  return simdjson::padded_string(text);
+  return blanked;
 }
 
 Result<RawModel> ReadModelJson(std::string_view json, std::string_view source) {
@@ -225,10 +235,15 @@ Result<RawModel> ReadModelJson(std::string_view json, std::string_view source) {
   // only what it reads, and an unordered field lookup that wraps around an
   // object assumes the part it skipped was well-formed (on malformed JSON
   // it reaches a point its code marks unreachable, found by
-  // tree_model_fuzz). Loading a model is not a hot path.
-  simdjson::dom::parser validator;
-  if (auto error = validator.parse(StrictJson(json)).error()) {
-    return JsonError(error, "malformed JSON").WithPrefix(source);
+  // tree_model_fuzz). The check reads the same copy, with the words JSON
+  // lacks blanked and then put back.
+  {
+    const std::vector<BlankedWord> blanked = BlankNonJsonWords(padded.data(), padded.size());
+    simdjson::dom::parser validator;
+    if (auto error = validator.parse(padded).error()) {
+      return JsonError(error, "malformed JSON").WithPrefix(source);
+    }
+    for (const BlankedWord& b : blanked) std::memcpy(padded.data() + b.at, b.word.data(), b.word.size());
   }
   od::parser parser;
   od::document document;
