@@ -197,8 +197,19 @@ struct BlankedWord {
   std::string_view word;
 };
 
-// Blanks every NaN and Infinity outside strings in text[0, size) to a 0
-// and returns where, so that they can be put back.
+// Whether a value may start after text[0, at): at the start, after
+// whitespace, '[', ',' or ':', or after a '-' that itself may start one.
+bool ValueMayStartAt(const char* text, size_t at) {
+  if (at > 0 && text[at - 1] == '-') --at;
+  if (at == 0) return true;
+  const char before = text[at - 1];
+  return before == '[' || before == ',' || before == ':' || before == ' ' || before == '\n' ||
+         before == '\t' || before == '\r';
+}
+
+// Blanks every NaN and Infinity outside strings in text[0, size) that
+// stands where a value may start to a 0 and returns where, so that they
+// can be put back. Elsewhere (as in 1NaN) it stays, and is malformed.
 std::vector<BlankedWord> BlankNonJsonWords(char* text, size_t size) {
   std::vector<BlankedWord> blanked;
   const std::string_view all(text, size);
@@ -216,7 +227,7 @@ std::vector<BlankedWord> BlankNonJsonWords(char* text, size_t size) {
       in_string = true;
       continue;
     }
-    if (text[i] != 'N' && text[i] != 'I') continue;
+    if ((text[i] != 'N' && text[i] != 'I') || !ValueMayStartAt(text, i)) continue;
     for (std::string_view word : {std::string_view("NaN"), std::string_view("Infinity")}) {
       if (all.compare(i, word.size(), word) != 0) continue;
       blanked.push_back({i, word});
@@ -243,7 +254,9 @@ Result<RawModel> ReadModelJson(std::string_view json, std::string_view source) {
     if (auto error = validator.parse(padded).error()) {
       return JsonError(error, "malformed JSON").WithPrefix(source);
     }
-    for (const BlankedWord& b : blanked) std::memcpy(padded.data() + b.at, b.word.data(), b.word.size());
+    for (const BlankedWord& b : blanked) {
+      std::memcpy(padded.data() + b.at, b.word.data(), b.word.size());
+    }
   }
   od::parser parser;
   od::document document;

@@ -494,6 +494,41 @@ TEST(TreeModelTest, MalformedJsonInAnUnreadFieldIsCorrupt) {
   text.replace(text.find("\"NaN-marker\""), 12, "NaN");
   text.insert(text.find("\"learner\":{") + 11, "\"notes\":[\"NaN in a string\",-Infinity],");
   EXPECT_TRUE(LoadTreeModel(text, MakeSignature(Task::kBinary, 2), "m.json").ok());
+
+  // Only where a value may start: 1NaN and 1Infinity are not numbers.
+  for (const char* word : {"[1NaN]", "[1Infinity]", "[1e-NaN]", "[\"a\"NaN]"}) {
+    std::string glued = good;
+    glued.insert(glued.find("\"learner\":{") + 11, "\"unread\":" + std::string(word) + ",");
+    Result<std::unique_ptr<Model>> l =
+        LoadTreeModel(glued, MakeSignature(Task::kBinary, 2), "m.json");
+    ASSERT_FALSE(l.ok()) << word;
+    EXPECT_EQ(l.status().message().rfind("m.json: malformed JSON: ", 0), 0u) << word;
+  }
+}
+
+// A bare Infinity that keel reads is read as infinity, not as the 0 that
+// stood in for it while the text was checked.
+TEST(TreeModelTest, ABareInfinityIsReadAsInfinity) {
+  const Data d = MakeData(300, 13);
+  nlohmann::json model = SmallModel();
+  model["learner"]["gradient_booster"]["model"]["trees"][0]["split_conditions"][0] = "T-marker";
+  const std::string marked = model.dump();
+  auto with = [&](const std::string& threshold) {
+    std::string text = marked;
+    text.replace(text.find("\"T-marker\""), 10, threshold);
+    Result<std::unique_ptr<Model>> loaded =
+        LoadTreeModel(text, MakeSignature(Task::kBinary, 2), "m.json");
+    EXPECT_TRUE(loaded.ok()) << threshold << ": " << loaded.status().ToString();
+    std::vector<float> out;
+    if (loaded.ok()) {
+      EXPECT_TRUE((*loaded)->Predict(d.x, &out).ok());
+    }
+    return out;
+  };
+  // Above every value: each row's present value goes left at tree 0's root.
+  const std::vector<float> huge = with("3e38");
+  EXPECT_EQ(with("Infinity"), huge);
+  EXPECT_NE(with("0"), huge);  // the rows tell a threshold of 0 apart
 }
 
 }  // namespace
