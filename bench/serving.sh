@@ -11,7 +11,8 @@
 #
 # Targets, each on its own free 127.0.0.1 port, each ready when its
 # GET /v2/health/ready answers 200:
-#   keel     keel serve --model bc@1 (its default threads: one per core)
+#   keel     keel serve --model bc@1 (its default threads: one per CPU it
+#            may run on)
 #   fastapi  bench/serving/fastapi_app.py: FastAPI on uvicorn, 2 worker
 #            processes, xgboost.Booster(nthread=1).inplace_predict per request,
 #            as Debian's packages run it: python3-fastapi's python3-uvicorn
@@ -31,7 +32,8 @@
 #   flask    bench/serving/flask_app.py: Flask on gunicorn (its default sync
 #            workers: no keep-alive, one connection per request), 2 worker
 #            processes, the same prediction code
-#   nginx    bench/serving/nginx.conf (worker_processes auto): answers the
+#   nginx    bench/serving/nginx.conf (a worker process per CPU it may run
+#            on, as `worker_processes auto` would count them): answers the
 #            infer path with a fixed body, keel's own reply to the same
 #            request (or, without keel, one of its shape and size): the
 #            machine's HTTP ceiling, no JSON and no model
@@ -54,14 +56,15 @@
 #    write, timeout after wrk's 2 s); otherwise its cell is marked FAILED.
 #    wrk shares the machine's cores with the server it loads.
 # 3. Time the latency apart (with 2 CPUs or more): every server is restarted
-#    confined to all CPUs but the last (taskset; each keeps its own
-#    defaults, which then see that many cores) and its predictions checked
-#    again; wrk runs one thread pinned to the last CPU, at c8, batch 1 and
-#    64, the same rounds and runs. On shared cores a p99 also holds the
-#    time a wrk thread whose answer has arrived waits for a core that the
-#    server or wrk's other thread holds (up to a scheduler tick, 4 ms), for
-#    every server alike; here it holds only the server's answer and the
-#    kernel's loopback.
+#    confined to all CPUs but the last (taskset; keel's I/O threads and
+#    nginx's workers follow the CPUs left, the Python servers keep their 2
+#    workers) and its predictions checked again; wrk runs one thread
+#    pinned to the last CPU, at c8, batch 1 and 64, the same rounds and
+#    runs. On shared cores a p99 also holds the time a wrk thread whose
+#    answer has arrived waits for a core that the server or wrk's other
+#    thread holds (up to a scheduler tick, 4 ms), for every server alike;
+#    here it holds the server's answer, the kernel's loopback, and whatever
+#    else runs on the server's CPUs (the other, idle, servers among it).
 #
 # It prints per cell the medians over the rounds of req/s (requests / wrk's
 # duration), rows/s (req/s x batch) and wrk's p50 and p99 latency in ms, then
@@ -86,7 +89,6 @@
 #   KEEL_BENCH_STRICT=1             exit 1 when keel misses a target
 set -euo pipefail
 
-CPUS=$(nproc)
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 HERE=$SCRIPT_DIR/serving
@@ -118,6 +120,10 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "serving.sh: $*" >&2; exit 1; }
 
 "$REPO/scripts/setup" --bench
+# The CPUs this script may run on (its affinity, which `nproc` would also
+# narrow by OMP_NUM_THREADS), in order.
+mapfile -t CPU_IDS < <("$PY" -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")')
+CPUS=${#CPU_IDS[@]}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -f $DATASET ]] || die "no data set at $DATASET"
 KEEL=$BUILD/keel
@@ -230,6 +236,11 @@ launch() {
       ;;
   esac
 }
+# nginx_conf WORKERS: writes nginx's configuration with WORKERS processes.
+nginx_conf() {
+  "$PY" "$HERE/tool.py" nginx-conf "$HERE/nginx.conf" "$SCRATCH/nginx" "$1" \
+    "${PORT[nginx1]}" "$SCRATCH/nginx-1.json" "${PORT[nginx64]}" "$SCRATCH/nginx-64.json"
+}
 # ready_all TARGET...: waits until each answers its readiness check.
 ready_all() {
   local t b
@@ -271,8 +282,7 @@ if wants nginx; then
     else cp "$SCRATCH/shaped-$b.json" "$SCRATCH/nginx-$b.json"; fi
   done
   mkdir -p "$SCRATCH/nginx"
-  "$PY" "$HERE/tool.py" nginx-conf "$HERE/nginx.conf" "$SCRATCH/nginx" \
-    "${PORT[nginx1]}" "$SCRATCH/nginx-1.json" "${PORT[nginx64]}" "$SCRATCH/nginx-64.json"
+  nginx_conf "$CPUS"
   launch nginx
   ready_all nginx
   for b in "${BATCHES[@]}"; do
@@ -295,7 +305,7 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # measure RESULTS ROUND TARGET BATCH CONC THREADS [PREFIX...]: one warm-up
 # and one timed wrk run, the timed one's line appended to RESULTS.
 measure() {
-  local results=$1 r=$2 t=$3 b=$4 c=$5 threads=$6 line n us http sock
+  local results=$1 r=$2 t=$3 b=$4 c=$5 threads=$6 line n us http sock rps
   shift 6
   ((WARMUP > 0)) && wrk_run "$t" "$b" "$c" "$WARMUP" "$threads" "$@" >/dev/null
   line=$(wrk_run "$t" "$b" "$c" "$DURATION" "$threads" "$@")
@@ -307,7 +317,9 @@ measure() {
   n=$(field requests "$line") us=$(field duration_us "$line") http=$(field status "$line")
   sock=$(($(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
   echo "$t $b $c $r $n $us $http $sock $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
-  log "round $r: $t batch $b c$c: $(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / us * 1e6 }') req/s, p50 $(field p50_us "$line") us, p99 $(field p99_us "$line") us, $http HTTP errors, $sock socket errors"
+  rps=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / us * 1e6 }')
+  log "round $r: $t batch $b c$c: $rps req/s, p50 $(field p50_us "$line") us," \
+    "p99 $(field p99_us "$line") us, $http HTTP errors, $sock socket errors"
 }
 
 # Step 2: every cell, wrk and the servers on all cores.
@@ -333,16 +345,19 @@ done
 APART=$SCRATCH/results-apart.txt
 : >"$APART"
 if ((CPUS >= 2)); then
-  SERVER_CPUS=0-$((CPUS - 2)) WRK_CPU=$((CPUS - 1))
-  ((CPUS == 2)) && SERVER_CPUS=0
+  WRK_CPU=${CPU_IDS[-1]}
+  SERVER_CPUS=$(IFS=,; echo "${CPU_IDS[*]:0:CPUS-1}")
   stop_servers
+  wants nginx && nginx_conf $((CPUS - 1))
   log "step 3: the servers on CPU $SERVER_CPUS, wrk (1 thread) on CPU $WRK_CPU"
   for t in "${TARGET_LIST[@]}"; do launch "$t" taskset -c "$SERVER_CPUS"; done
   ready_all "${TARGET_LIST[@]}"
   check_models
   for ((r = 1; r <= REPS; r++)); do
     for b in "${BATCHES[@]}"; do
-      for t in "${TARGET_LIST[@]}"; do measure "$APART" "$r" "$t" "$b" 8 1 taskset -c "$WRK_CPU"; done
+      for t in "${TARGET_LIST[@]}"; do
+        measure "$APART" "$r" "$t" "$b" 8 1 taskset -c "$WRK_CPU"
+      done
     done
   done
 fi

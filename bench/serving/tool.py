@@ -19,9 +19,10 @@ Run with Debian's python3 (python3-xgboost, python3-numpy). Subcommands:
       OUT_DIR/reply-NAME-BATCH.json and checks it against expected-BATCH.json:
       the V2 response shape, probabilities to 1e-6, the same labels.
       Exits 1 on any difference, naming it.
-  nginx-conf TEMPLATE PREFIX PORT_1 BODY_1 PORT_64 BODY_64
-      writes PREFIX/nginx.conf: TEMPLATE with its @PREFIX@, @PORT_n@ and
-      @BODY_n@ fields filled in (BODY_n: a file whose bytes nginx returns).
+  nginx-conf TEMPLATE PREFIX WORKERS PORT_1 BODY_1 PORT_64 BODY_64
+      writes PREFIX/nginx.conf: TEMPLATE with its @PREFIX@, @WORKERS@,
+      @PORT_n@ and @BODY_n@ fields filled in (BODY_n: a file whose bytes
+      nginx returns).
   same URL BODY REPLY
       posts the file BODY to URL and exits 1 unless the reply's bytes are
       those of the file REPLY.
@@ -237,10 +238,10 @@ def nginx_string(path):
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def nginx_conf(template, prefix, port_1, body_1, port_64, body_64):
+def nginx_conf(template, prefix, workers, port_1, body_1, port_64, body_64):
     with open(template) as f:
         text = f.read()
-    fields = {"@PREFIX@": prefix, "@PORT_1@": port_1, "@PORT_64@": port_64,
+    fields = {"@PREFIX@": prefix, "@WORKERS@": workers, "@PORT_1@": port_1, "@PORT_64@": port_64,
               "@BODY_1@": nginx_string(body_1), "@BODY_64@": nginx_string(body_64)}
     for field, value in fields.items():
         text = text.replace(field, value)

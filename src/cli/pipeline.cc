@@ -422,7 +422,8 @@ void RegisterPipelineCommands(CLI::App& app, Context& ctx) {
   run->add_flag("--force,-f", flags->force, "run every selected stage, even if up to date");
   run->add_flag("--dry-run,-n", flags->dry_run, "say what would run and why; change nothing");
   run->add_flag("--no-run-cache", flags->no_run_cache, "run stages rather than restore their outs from earlier runs");
-  run->add_option("--jobs,-j", flags->jobs, "stages to run at once (default: the number of cores)")
+  run->add_option("--jobs,-j", flags->jobs,
+                  "stages to run at once (default: the cores keel may run on)")
       ->check(CLI::PositiveNumber);
   run->add_option("--experiment,-e", flags->experiment, "the experiment the run belongs to (default: the project folder's name)");
   run->callback([&ctx, flags] { ctx.action = [&ctx, flags] { return RunRun(ctx, *flags); }; });

@@ -197,7 +197,8 @@ Status Serve(Context& ctx, const ServeArgs& args) {
   RaiseOpenFileLimit();
   KEEL_RETURN_IF_ERROR(http.Listen());
   std::cout << "keel serve: listening on http://" << args.host << ":" << http.port() << " ("
-            << http.threads() << (http.threads() == 1 ? " I/O thread)" : " I/O threads)") << std::endl;
+            << http.threads() << (http.threads() == 1 ? " I/O thread)" : " I/O threads)")
+            << std::endl;
   std::mutex reload_mu;  // one deploy.yaml reload at a time
   SignalThread signals(&http, [&] {
     if (!deploy_file.enabled()) {
@@ -255,7 +256,8 @@ void RegisterServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--model", args->models, "a registered model ID to serve, e.g. census@production (repeatable)");
   cmd->add_option("--deploy", args->deploy_file, "a deploy.yaml to serve from (reread on SIGHUP)");
   cmd->add_option("--env", args->env, "the environment of --deploy to serve, e.g. production");
-  cmd->add_option("--threads", args->threads, "I/O threads (0: one per core it may run on)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "I/O threads (0: one per core it may run on)")
+      ->capture_default_str();
   cmd->add_option("--max-body", args->max_body, "largest request body in bytes (413 above)")->capture_default_str();
   cmd->add_option("--max-connections", args->max_connections, "open connections at most; more are refused with 503")
       ->capture_default_str();

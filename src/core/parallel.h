@@ -1,4 +1,4 @@
-// Running independent work items on all cores.
+// Running independent work items on the cores keel may run on.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,8 @@
 #include "core/parallel.h"
 
-#include <gtest/gtest.h>
 #include <sched.h>
+
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
@@ -44,15 +45,19 @@ TEST(ParallelForTest, UsableCoresFollowsTheAffinityMask) {
   EXPECT_EQ(UsableCores(), static_cast<unsigned>(CPU_COUNT(&all)));
   int first = 0;
   while (!CPU_ISSET(first, &all)) ++first;
+  bool refused = false;
   unsigned narrowed = 0;
   std::thread([&] {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(first, &one);
-    if (sched_setaffinity(0, sizeof one, &one) == 0) narrowed = UsableCores();
+    refused = sched_setaffinity(0, sizeof one, &one) != 0;
+    if (!refused) narrowed = UsableCores();
   }).join();
+  ASSERT_FALSE(refused) << "sched_setaffinity to one core was refused";
   EXPECT_EQ(narrowed, 1u);
-  EXPECT_EQ(UsableCores(), static_cast<unsigned>(CPU_COUNT(&all)));  // this thread's mask is unchanged
+  // This thread's mask is unchanged.
+  EXPECT_EQ(UsableCores(), static_cast<unsigned>(CPU_COUNT(&all)));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// keel's HTTP/1.1 server: Boost.Beast, asynchronous, one I/O thread per core,
+// keel's HTTP/1.1 server: Boost.Beast, asynchronous, one I/O thread per usable core,
 // keep-alive, header and body timeouts, a cap on connections and on body
 // size, and a graceful stop that lets in-flight requests finish. It knows
 // nothing of what it serves: a Handler turns each request into a response.

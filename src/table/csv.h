@@ -58,7 +58,7 @@ struct CsvOptions {
 //     as 0.
 //   - A declared column the header lacks: "data/train.csv:1: no column
 //     'age' (declared numeric) in the header".
-// Inputs over 2 MiB are parsed on up to 8 threads (one per core); the
+// Inputs over 2 MiB are parsed on up to 8 threads (one per usable core); the
 // result does not depend on how many. Thread-safe: calls share no state.
 Result<Table> ParseCsv(std::string_view text, std::string_view file_name,
                        const CsvOptions& options);
