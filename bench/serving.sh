@@ -55,16 +55,18 @@
 #    with zero HTTP responses >= 400 and zero socket errors (connect, read,
 #    write, timeout after wrk's 2 s); otherwise its cell is marked FAILED.
 #    wrk shares the machine's cores with the server it loads.
-# 3. Time the latency apart (with 2 CPUs or more): every server is restarted
-#    confined to all CPUs but the last (taskset; keel's I/O threads and
-#    nginx's workers follow the CPUs left, the Python servers keep their 2
-#    workers) and its predictions checked again; wrk runs one thread
-#    pinned to the last CPU, at c8, batch 1 and 64, the same rounds and
-#    runs. On shared cores a p99 also holds the time a wrk thread whose
-#    answer has arrived waits for a core that the server or wrk's other
-#    thread holds (up to a scheduler tick, 4 ms), for every server alike;
-#    here it holds the server's answer, the kernel's loopback, and whatever
-#    else runs on the server's CPUs (the other, idle, servers among it).
+# 3. Time the latency apart (with 2 CPUs or more): in each round each
+#    server runs alone, confined to all CPUs but the last (taskset; keel's
+#    I/O threads and nginx's workers follow the CPUs left, the Python
+#    servers keep their 2 workers), its predictions checked again; wrk runs
+#    one thread pinned to the last CPU, at c8, batch 1 and 64, the same
+#    rounds and runs. On shared cores a p99 also holds the time a wrk
+#    thread whose answer has arrived waits for a core that the server or
+#    wrk's other thread holds (up to a scheduler tick, 4 ms), for every
+#    server alike; here it holds the server's answer and the kernel's
+#    loopback. Alone, because even idle servers beside it are not: with
+#    the Python servers idle on its CPU keel's p99 was 0.8-1.4 ms, alone
+#    0.16-0.18 ms.
 #
 # It prints per cell the medians over the rounds of req/s (requests / wrk's
 # duration), rows/s (req/s x batch) and wrk's p50 and p99 latency in ms, then
@@ -252,11 +254,13 @@ ready_all() {
     fi
   done
 }
-# check_models: every model server's predictions against xgboost's.
+# check_models [TARGET...]: the model servers' predictions (of TARGETs, by
+# default of every one measured) against xgboost's.
 check_models() {
   local t b servers=()
-  for t in keel fastapi fastapi-uvloop flask; do
-    wants "$t" && servers+=("$t=${URL[$t,1]}")
+  (($# > 0)) || set -- keel fastapi fastapi-uvloop flask
+  for t in "$@"; do
+    [[ $t != nginx ]] && wants "$t" && servers+=("$t=${URL[$t,1]}")
   done
   ((${#servers[@]} > 0)) || return 0
   for b in "${BATCHES[@]}"; do
@@ -349,15 +353,16 @@ if ((CPUS >= 2)); then
   SERVER_CPUS=$(IFS=,; echo "${CPU_IDS[*]:0:CPUS-1}")
   stop_servers
   wants nginx && nginx_conf $((CPUS - 1))
-  log "step 3: the servers on CPU $SERVER_CPUS, wrk (1 thread) on CPU $WRK_CPU"
-  for t in "${TARGET_LIST[@]}"; do launch "$t" taskset -c "$SERVER_CPUS"; done
-  ready_all "${TARGET_LIST[@]}"
-  check_models
+  log "step 3: each server alone on CPU $SERVER_CPUS, wrk (1 thread) on CPU $WRK_CPU"
   for ((r = 1; r <= REPS; r++)); do
-    for b in "${BATCHES[@]}"; do
-      for t in "${TARGET_LIST[@]}"; do
+    for t in "${TARGET_LIST[@]}"; do
+      launch "$t" taskset -c "$SERVER_CPUS"
+      ready_all "$t"
+      check_models "$t"
+      for b in "${BATCHES[@]}"; do
         measure "$APART" "$r" "$t" "$b" 8 1 taskset -c "$WRK_CPU"
       done
+      stop_servers
     done
   done
 fi

@@ -6,7 +6,7 @@ RESULTS holds one line per wrk run of step 2 (servers and wrk on all
 cores), written by bench/serving.sh:
   target batch concurrency round requests duration_us http_errors socket_errors p50_us p99_us
 (requests -1 when wrk itself failed). APART holds step 3's runs in the same
-format: c8, each server confined to SERVER_CPUS and wrk's one thread to
+format: c8, each server alone on SERVER_CPUS and wrk's one thread on
 WRK_CPU. A cell (target, batch, concurrency) reports the medians over its
 rounds of req/s, p50 and p99; a cell with any HTTP error, socket error or
 failed wrk run is marked FAILED and counts as a MISS for every target it is
@@ -185,7 +185,7 @@ def context(cells):
 def main(path, strict, apart_path="", server_cpus="", wrk_cpu=""):
     cells = read(path)
     apart = read(apart_path) if apart_path else {}
-    placement = f"wrk (1 thread) alone on CPU {wrk_cpu}, each server confined to CPU {server_cpus}"
+    placement = f"wrk (1 thread) on CPU {wrk_cpu}, each server alone on CPU {server_cpus}"
     table(cells)
     if apart:
         print()
